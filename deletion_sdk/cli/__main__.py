@@ -1,0 +1,3 @@
+from deletion_sdk.cli.app import main
+
+main()

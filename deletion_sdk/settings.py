@@ -1,0 +1,70 @@
+"""Deployment settings, read from the environment with the prefix ``DELETION_SDK_``.
+
+=====================  ===============================================  ==========================
+variable               meaning                                          default
+=====================  ===============================================  ==========================
+``HOME``               directory for the database and artifacts         ``./.deletion_sdk``
+``DATABASE_URL``       any SQLAlchemy URL                               SQLite file under HOME
+``SUBJECT_KEY``        hex HMAC key for subject references              read from HOME/subject.key
+``KEY_PASSPHRASE``     passphrase that encrypts the signing key         unset (key stored plain)
+``POLICY_DIR``         extra directory searched for policy YAML files   unset
+``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
+=====================  ===============================================  ==========================
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Settings for one deployment. Construct directly to override the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="DELETION_SDK_", extra="ignore", frozen=True)
+
+    home: Path = Path(".deletion_sdk")
+    database_url: str | None = None
+    subject_key: SecretStr | None = None
+    key_passphrase: SecretStr | None = None
+    policy_dir: Path | None = None
+    device: str = "auto"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to ``sqlite:///HOME/ledger.db``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+
+    @property
+    def subject_key_path(self) -> Path:
+        return self.home / "subject.key"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.home / "models"
+
+    @property
+    def certificates_dir(self) -> Path:
+        return self.home / "certificates"
+
+    @property
+    def shadow_dir(self) -> Path:
+        return self.home / "shadow"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def qualification_dir(self) -> Path:
+        return self.home / "qualification"
