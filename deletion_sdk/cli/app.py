@@ -36,9 +36,9 @@ def _root(
 
 def _register() -> None:
     """Attach the command groups. Each module exposes ``register(app)``."""
-    from deletion_sdk.cli import core
+    from deletion_sdk.cli import core, policies
 
-    for module in (core,):
+    for module in (core, policies):
         module.register(app)
 
 

@@ -1,0 +1,126 @@
+"""The policy document: what a privacy officer reads and the batch job obeys.
+
+Every field is validated; unknown fields are rejected so a misspelt threshold cannot be silently
+ignored. A threshold left out (or null) is not checked; a threshold that is set but whose figure the
+verification report lacks fails its check (verification fails closed).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from deletion_sdk.policy.deadlines import DeadlineRule
+
+__all__ = [
+    "CertificateRule",
+    "Policy",
+    "Thresholds",
+    "Tier",
+    "UnlearningRule",
+    "VerificationRule",
+]
+
+
+class Tier(StrEnum):
+    """Verification tiers, cheapest first (see DESIGN.md)."""
+
+    POPULATION = "population"
+    PER_EXAMPLE = "per_example"
+    QUALIFICATION = "qualification"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class UnlearningRule(_Frozen):
+    """Which methods may be used, in order of preference, and how long each may take."""
+
+    methods: tuple[str, ...] = Field(min_length=1, description="Unlearners to try in order; retrain last.")
+    time_budget_fraction: float = Field(
+        gt=0.0, le=1.0, description="Each approximate method may take this fraction of retraining time."
+    )
+
+    @field_validator("methods")
+    @classmethod
+    def _retrain_is_last_resort(cls, methods: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(methods)) != len(methods):
+            raise ValueError(f"must not repeat a method. Got {list(methods)} instead.")
+        if methods[-1] != "retrain":
+            raise ValueError(f"must end with 'retrain', the last resort. Got {list(methods)} instead.")
+        return methods
+
+
+class Thresholds(_Frozen):
+    """Pass/fail limits. Each is optional; a set one must be met."""
+
+    max_attack_auc: float | None = Field(
+        default=None, ge=0.5, le=1.0, description="Loss-attack ROC AUC, forget vs holdout, at most this."
+    )
+    max_auc_gap_to_reference: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=0.5,
+        description="|AUC - retrain reference AUC| at most this (reference 0.5 when unmeasured).",
+    )
+    min_ks_pvalue: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="KS test of forget vs holdout losses: p-value at least this.",
+    )
+    max_lira_excess_flagged: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="LiRA flagged fraction at 5% FPR minus the retrain calibrator's, at most this.",
+    )
+    min_retain_accuracy_ratio: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="Retain accuracy / original's retain accuracy, at least this.",
+    )
+    min_holdout_accuracy_ratio: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="Holdout accuracy / original's holdout accuracy, at least this.",
+    )
+    min_qualification_score_ratio: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=2.0,
+        description="The method's qualified final score / the oracle's forgetting quality, at least this.",
+    )
+
+
+class VerificationRule(_Frozen):
+    tier: Tier
+    thresholds: Thresholds
+
+
+class CertificateRule(_Frozen):
+    """What the certificate must carry beyond the always-present fields."""
+
+    include_verification_summary: bool = True
+    include_decision_checks: bool = True
+    include_audit_inclusion_proof: bool = True
+    require_qualification_report: bool = False
+
+
+class Policy(_Frozen):
+    """One erasure policy (``policies/<id>.yaml``)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    title: str = Field(min_length=1)
+    jurisdiction: str = Field(min_length=1)
+    legal_basis: str = Field(min_length=1)
+    summary: str = Field(min_length=1, description="Plain-language description for a privacy officer.")
+    deadline: DeadlineRule
+    unlearning: UnlearningRule
+    verification: VerificationRule
+    certificate: CertificateRule = CertificateRule()
+    digest: str = Field(default="", description="SHA-256 of the policy file's bytes, set by the loader.")
