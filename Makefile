@@ -19,6 +19,7 @@ demo-quick: $(STAMP)
 	$(BIN)/deletion-sdk demo --workdir .demo --quick
 
 test: $(STAMP)
+	./scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
