@@ -114,7 +114,8 @@ def _largest_power_of_two_below(n: int) -> int:
 def _check_hashes(leaf_hashes: Sequence[bytes]) -> None:
     if not isinstance(leaf_hashes, Sequence) or isinstance(leaf_hashes, bytes | str):
         raise InputError(
-            f"The 'leaf_hashes' parameter must be a sequence of 32-byte hashes. Got {type(leaf_hashes).__name__}."
+            "The 'leaf_hashes' parameter must be a sequence of 32-byte hashes. "
+            f"Got {type(leaf_hashes).__name__}."
         )
 
 
@@ -187,9 +188,7 @@ def _check_hash(name: str, value: bytes) -> None:
         raise ProofError(f"The '{name}' must be {_HASH_SIZE} bytes. Got {value!r:.80}.")
 
 
-def verify_inclusion(
-    *, leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(*, leaf: bytes, index: int, tree_size: int, proof: Sequence[bytes], root: bytes) -> None:
     """Check an inclusion proof (RFC 9162 section 2.1.3.2). Returns nothing; raises on failure.
 
     Args:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from functools import lru_cache
+from functools import cache
 
 import pytest
 from hypothesis import given, settings
@@ -30,7 +30,7 @@ def _data(n: int) -> list[bytes]:
     return [f"leaf-{i}".encode() for i in range(n)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _leaves(n: int) -> tuple[bytes, ...]:
     return tuple(leaf_hash(d) for d in _data(n))
 
