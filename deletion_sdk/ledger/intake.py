@@ -1,0 +1,400 @@
+"""Batch import of deletion requests from CSV or JSONL.
+
+Columns (CSV header) or keys (one JSON object per line):
+
+==================  ========  ==========================================================================
+``subject``         required  the person's identifier (e-mail, customer number …); hashed on read
+``policy``          required  a policy id, e.g. ``gdpr-art17`` or ``ccpa``
+``received_at``     optional  ISO 8601 date or date-time (UTC when no offset); default: the import time
+``idempotency_key`` optional  caller's key; default: derived from the row (below) when ``received_at`` is set
+==================  ========  ==========================================================================
+
+Good rows land; every bad row is reported with its line number and reason (which never repeats the raw
+identifier) and nothing is recorded for it. An unreadable file, or a header without ``subject`` and
+``policy`` or with an unknown column, rejects the whole file.
+
+Re-importing a file creates no duplicates. A row without an idempotency key but with ``received_at`` gets a
+derived key ``row-`` + hex HMAC-SHA256 of ``subject_ref|policy|received_at`` under the subject key, so the
+same row in any file is the same request. A row with neither is deduplicated by the one-open-request rule
+(same subject and policy while the first request is still open).
+
+Rows are written in bulk (a few thousand per transaction); if a concurrent writer collides with a chunk, that
+chunk falls back to row-by-row :func:`~deletion_sdk.ledger.requests.submit`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from deletion_sdk.errors import ConflictError, DeletionSDKError, InputError, ManifestError
+from deletion_sdk.ledger._types import parse_instant, table_of, utcnow
+from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory, Subject
+from deletion_sdk.ledger.db import Ledger, insert_ignore
+from deletion_sdk.ledger.records import ImportReport, ImportRowError
+from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_row, submit
+from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
+from deletion_sdk.logging import get_logger
+from deletion_sdk.policy import Policy
+
+__all__ = ["IMPORT_COLUMNS", "derived_idempotency_key", "import_requests", "read_import_file"]
+
+IMPORT_COLUMNS = ("subject", "policy", "received_at", "idempotency_key")
+_REQUIRED = ("subject", "policy")
+CHUNK_ROWS = 5_000
+_IN_CHUNK = 500
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    subject_ref: str
+    policy: Policy
+    received_at: datetime
+    idempotency_key: str | None
+
+
+def derived_idempotency_key(
+    key: SubjectKey, *, subject_ref: str, policy_id: str, received_at: datetime
+) -> str:
+    """The idempotency key of an import row that has ``received_at`` but no key of its own."""
+    message = f"deletion-sdk/import-row/v1|{subject_ref}|{policy_id}|{received_at.isoformat()}".encode()
+    return "row-" + hmac.digest(key.secret, message, "sha256").hex()
+
+
+def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, raw mapping) per data row; raises ManifestError for file-level problems."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with path.open(newline="", encoding="utf-8-sig") as fh:
+                reader = csv.DictReader(fh)
+                header = [h.strip() for h in (reader.fieldnames or [])]
+                _check_columns(path, header)
+                reader.fieldnames = header
+                for raw in reader:
+                    if None in raw:
+                        yield reader.line_num, {"__error__": "more fields than the header has columns"}
+                        continue
+                    if all((v or "").strip() == "" for v in raw.values()):
+                        continue  # blank line
+                    yield reader.line_num, raw
+        elif suffix in (".jsonl", ".ndjson"):
+            with path.open(encoding="utf-8") as fh:
+                for number, text in enumerate(fh, start=1):
+                    if not text.strip():
+                        continue
+                    try:
+                        obj = json.loads(text)
+                    except json.JSONDecodeError as e:
+                        yield number, {"__error__": f"not valid JSON ({e.msg})"}
+                        continue
+                    if not isinstance(obj, dict):
+                        yield number, {"__error__": "each line must be a JSON object"}
+                        continue
+                    unknown = sorted(set(obj) - set(IMPORT_COLUMNS))
+                    if unknown:
+                        yield number, {"__error__": f"unknown key(s) {', '.join(unknown)}"}
+                        continue
+                    yield number, obj
+        else:
+            raise ManifestError(
+                f"The 'path' parameter must name a .csv or .jsonl file. Got {path.name!r} instead."
+            )
+    except FileNotFoundError as e:
+        raise ManifestError(f"import file not found: {path}") from e
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise ManifestError(f"cannot read import file {path}: {e}") from e
+
+
+def _check_columns(path: Path, header: Sequence[str]) -> None:
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        raise ManifestError(
+            f"{path}:1: missing column(s) {', '.join(missing)}; the header must contain "
+            f"{', '.join(_REQUIRED)} (optional: received_at, idempotency_key)"
+        )
+    unknown = [c for c in header if c not in IMPORT_COLUMNS]
+    if unknown:
+        raise ManifestError(
+            f"{path}:1: unknown column(s) {', '.join(unknown)}; known columns: {', '.join(IMPORT_COLUMNS)}"
+        )
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        raise ManifestError(f"{path}:1: duplicate column(s) {', '.join(dupes)}")
+
+
+def _text(raw: dict[str, Any], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"'{name}' must be a string")
+    value = value.strip()
+    return value or None
+
+
+def read_import_file(
+    path: Path,
+    *,
+    subject_key: SubjectKey,
+    load_policy: Callable[[str], Policy],
+    now: datetime,
+) -> tuple[list[_Row], list[ImportRowError], int]:
+    """Parse and validate every row. Returns (good rows, bad rows, number of data rows)."""
+    good: list[_Row] = []
+    bad: list[ImportRowError] = []
+    policies: dict[str, Policy | DeletionSDKError] = {}
+    count = 0
+    for line, raw in _raw_rows(path):
+        count += 1
+        try:
+            if "__error__" in raw:
+                raise InputError(str(raw["__error__"]))
+            subject = _text(raw, "subject")
+            if subject is None:
+                raise InputError("missing subject")
+            policy_id = _text(raw, "policy")
+            if policy_id is None:
+                raise InputError("missing policy")
+            if policy_id not in policies:
+                try:
+                    policies[policy_id] = load_policy(policy_id)
+                except DeletionSDKError as e:
+                    policies[policy_id] = e
+            policy = policies[policy_id]
+            if isinstance(policy, DeletionSDKError):
+                raise policy
+            received_text = _text(raw, "received_at")
+            received_at = (
+                now
+                if received_text is None
+                else parse_instant(received_text, parameter="received_at", now=now)
+            )
+            key = _text(raw, "idempotency_key")
+            if key is not None and len(key) > 200:
+                raise InputError("idempotency_key is longer than 200 characters")
+            ref = subject_ref(subject, subject_key)
+            if key is None and received_text is not None:
+                key = derived_idempotency_key(
+                    subject_key, subject_ref=ref, policy_id=policy.id, received_at=received_at
+                )
+            good.append(_Row(line, ref, policy, received_at, key))
+        except DeletionSDKError as e:
+            bad.append(ImportRowError(line=line, reason=str(e).splitlines()[0]))
+    return good, bad, count
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _existing(
+    session: Session, rows: Sequence[_Row]
+) -> tuple[dict[str, DeletionRequest], dict[tuple[str, str], str]]:
+    keys = sorted({r.idempotency_key for r in rows if r.idempotency_key})
+    by_key: dict[str, DeletionRequest] = {}
+    for part in _chunks(keys, _IN_CHUNK):
+        for row in session.exec(
+            select(DeletionRequest).where(col(DeletionRequest.idempotency_key).in_(part))
+        ):
+            if row.idempotency_key is not None:
+                by_key[row.idempotency_key] = row
+    refs = sorted({r.subject_ref for r in rows})
+    open_by_pair: dict[tuple[str, str], str] = {}
+    open_values = [s.value for s in OPEN_STATUSES]
+    table = table_of(DeletionRequest)
+    for part in _chunks(refs, _IN_CHUNK):
+        query = sa.select(table.c.id, table.c.subject_ref, table.c.policy_id).where(
+            table.c.subject_ref.in_(part), table.c.status.in_(open_values)
+        )
+        for request_id, ref, policy_id in session.execute(query):
+            open_by_pair[(ref, policy_id)] = request_id
+    return by_key, open_by_pair
+
+
+@dataclass
+class _Tally:
+    created: int = 0
+    existing: int = 0
+    duplicate_of_open: int = 0
+
+
+def _write_chunk(
+    ledger: Ledger, rows: Sequence[_Row], *, actor: str, now: datetime, tally: _Tally
+) -> tuple[dict[int, str], list[ImportRowError]]:
+    """Bulk-write one chunk in one transaction. Returns (line -> request id, row errors)."""
+    ids: dict[int, str] = {}
+    errors: list[ImportRowError] = []
+    local = _Tally()
+    with ledger.session() as session:
+        by_key, open_by_pair = _existing(session, rows)
+        seen_keys: dict[str, tuple[str, str, str]] = {}  # key -> (request id, subject_ref, policy)
+        new_requests: list[dict[str, Any]] = []
+        history: list[dict[str, Any]] = []
+        for r in rows:
+            pair = (r.subject_ref, r.policy.id)
+            if r.idempotency_key is not None:
+                hit = by_key.get(r.idempotency_key)
+                if hit is not None or r.idempotency_key in seen_keys:
+                    hit_id, hit_ref, hit_policy = (
+                        (hit.id, hit.subject_ref, hit.policy_id)
+                        if hit is not None
+                        else seen_keys[r.idempotency_key]
+                    )
+                    if (hit_ref, hit_policy) != pair:
+                        errors.append(
+                            ImportRowError(
+                                line=r.line,
+                                reason=f"idempotency key already used for request {hit_id} of a different "
+                                "subject or policy",
+                            )
+                        )
+                        continue
+                    ids[r.line] = hit_id
+                    local.existing += 1
+                    continue
+            if pair in open_by_pair:
+                ids[r.line] = open_by_pair[pair]
+                local.duplicate_of_open += 1
+                continue
+            row = new_request_row(
+                subject_ref=r.subject_ref,
+                policy=r.policy,
+                received_at=r.received_at,
+                idempotency_key=r.idempotency_key,
+                now=now,
+            )
+            values = {c: getattr(row, c) for c in table_of(DeletionRequest).columns.keys()}  # noqa: SIM118
+            new_requests.append(values)
+            history.append(
+                {
+                    "request_id": row.id,
+                    "from_status": None,
+                    "to_status": row.status,
+                    "at": now,
+                    "actor": actor,
+                    "reason": "batch import",
+                }
+            )
+            open_by_pair[pair] = row.id
+            if r.idempotency_key is not None:
+                seen_keys[r.idempotency_key] = (row.id, r.subject_ref, r.policy.id)
+            ids[r.line] = row.id
+            local.created += 1
+        refs = sorted({v["subject_ref"] for v in new_requests})
+        insert_ignore(
+            session,
+            table_of(Subject),
+            [{"subject_ref": ref, "first_seen_at": now} for ref in refs],
+            key="subject_ref",
+        )
+        if new_requests:
+            session.execute(sa.insert(table_of(DeletionRequest)), new_requests)
+            session.execute(sa.insert(table_of(RequestHistory)), history)
+    tally.created += local.created
+    tally.existing += local.existing
+    tally.duplicate_of_open += local.duplicate_of_open
+    return ids, errors
+
+
+def _submit_one_by_one(
+    ledger: Ledger, rows: Sequence[_Row], *, actor: str, now: datetime, tally: _Tally
+) -> tuple[dict[int, str], list[ImportRowError]]:
+    ids: dict[int, str] = {}
+    errors: list[ImportRowError] = []
+    for r in rows:
+        try:
+            result = submit(
+                ledger,
+                subject_ref=r.subject_ref,
+                policy=r.policy,
+                received_at=r.received_at,
+                idempotency_key=r.idempotency_key,
+                actor=actor,
+                now=now,
+            )
+        except ConflictError as e:
+            errors.append(ImportRowError(line=r.line, reason=str(e).splitlines()[0]))
+            continue
+        ids[r.line] = result.request.request_id
+        if result.created:
+            tally.created += 1
+        elif result.duplicate_of_open:
+            tally.duplicate_of_open += 1
+        else:
+            tally.existing += 1
+    return ids, errors
+
+
+def import_requests(
+    ledger: Ledger,
+    *,
+    path: Path,
+    subject_key: SubjectKey,
+    load_policy: Callable[[str], Policy],
+    actor: str = "import",
+    now: datetime | None = None,
+) -> ImportReport:
+    """Import every good row of a CSV or JSONL file (see the module docstring).
+
+    Args:
+        ledger: the ledger.
+        path: the ``.csv`` or ``.jsonl`` file.
+        subject_key: turns identifiers into subject references (and derives row keys).
+        load_policy: resolves a policy id (raising UnknownPolicyError for unknown ids).
+        actor: recorded in each new request's history.
+        now: the import time (tests pin it).
+
+    Returns:
+        Counts, the request id of each good row, and each bad row's line number and reason.
+
+    Raises:
+        ManifestError: the file is unreadable or its header is malformed (nothing imported).
+    """
+    stamp = now or utcnow()
+    good, bad, count = read_import_file(
+        Path(path), subject_key=subject_key, load_policy=load_policy, now=stamp
+    )
+    tally = _Tally()
+    ids: dict[int, str] = {}
+    errors = list(bad)
+    for chunk in _chunks(good, CHUNK_ROWS):
+        try:
+            chunk_ids, chunk_errors = _write_chunk(ledger, chunk, actor=actor, now=stamp, tally=tally)
+        except sa.exc.IntegrityError:
+            _log.info("requests.import_chunk_race", rows=len(chunk))
+            chunk_ids, chunk_errors = _submit_one_by_one(ledger, chunk, actor=actor, now=stamp, tally=tally)
+        ids.update(chunk_ids)
+        errors.extend(chunk_errors)
+    errors.sort(key=lambda e: e.line)
+    report = ImportReport(
+        path=str(path),
+        rows=count,
+        created=tally.created,
+        existing=tally.existing,
+        duplicate_of_open=tally.duplicate_of_open,
+        request_ids=tuple(ids[line] for line in sorted(ids)),
+        errors=tuple(errors),
+    )
+    _log.info(
+        "requests.imported",
+        path=str(path),
+        rows=count,
+        created=report.created,
+        existing=report.existing,
+        duplicate_of_open=report.duplicate_of_open,
+        bad_rows=len(errors),
+    )
+    return report
