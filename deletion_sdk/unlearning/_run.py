@@ -1,0 +1,317 @@
+"""The shared machinery every unlearner's ``_run`` hook works through.
+
+One :class:`UnlearningRun` per call of :meth:`Unlearner.run`: it owns the private model copy, the
+seeded shuffling generator, the step counter and the clock. Its loops check the time budget before
+every batch, so a run that overruns stops between steps with :class:`BudgetExceeded`. Nothing here
+synchronises with the GPU inside a loop (no ``.item()``/``.cpu()``).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deletion_sdk._device import autocast
+from deletion_sdk.data.tensors import FaceTensors, iterate_batches
+from deletion_sdk.errors import BudgetExceeded
+from deletion_sdk.unlearning.base import UnlearnerParams, UnlearningContext, UnlearningProgress
+
+__all__ = ["Batch", "UnlearningRun", "concat", "cross_entropy"]
+
+P = TypeVar("P", bound=UnlearnerParams)
+
+DEFAULT_BATCH_SIZE = 64
+
+
+class Batch(NamedTuple):
+    """One mini-batch on the run's device.
+
+    Attributes:
+        x: float32 images ``[b, 3, H, W]`` in [0, 1] (channels-last on CUDA).
+        y: int64 labels ``[b]``.
+        positions: int64 row indices ``[b]`` into the dataset (CPU).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    positions: torch.Tensor
+
+
+class UnlearningRun:
+    """State and helpers of one unlearning run.
+
+    Attributes:
+        method: the unlearner's name.
+        model: the private model copy the hook edits (it may be replaced, e.g. by ``retrain``).
+        forget: the forget set.
+        retain: the retain set.
+        params: the method's validated parameters.
+        context: the run's context.
+        device: where tensors live.
+        budget_s: resolved time budget, None when unlimited.
+        generator: CPU generator seeded from the context; use it for every shuffle and random draw.
+        steps: optimiser steps finished.
+        phase: current phase name, for progress reports.
+        epoch: current epoch of the phase.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        model: nn.Module,
+        forget: FaceTensors,
+        retain: FaceTensors,
+        params: UnlearnerParams,
+        context: UnlearningContext,
+        device: torch.device,
+        budget_s: float | None,
+        start: float,
+    ) -> None:
+        self.method = method
+        self.model = model
+        self.forget = forget
+        self.retain = retain
+        self.params = params
+        self.context = context
+        self.device = device
+        self.budget_s = budget_s
+        self.generator = torch.Generator().manual_seed(context.seed)
+        self.steps = 0
+        self.phase = "start"
+        self.epoch = 0
+        self._start = start
+        self._num_classes: int | None = None
+
+    # -- parameters, sizes ------------------------------------------------------------------
+
+    def params_as(self, cls: type[P]) -> P:
+        """The run's parameters, typed as the method's ``Params`` class."""
+        if not isinstance(self.params, cls):
+            raise TypeError(f"params are {type(self.params).__name__}, not {cls.__name__}")
+        return self.params
+
+    def batch_size(self, override: int | None = None) -> int:
+        """``override``, else the original TrainConfig's ``batch_size``, else 64."""
+        if override is not None:
+            return override
+        size = getattr(self.context.train_config, "batch_size", None)
+        return int(size) if isinstance(size, int) and size > 0 else DEFAULT_BATCH_SIZE
+
+    @property
+    def num_classes(self) -> int:
+        """Output width of the model, read from one forward pass in eval mode (no side effects)."""
+        if self._num_classes is None:
+            x = self.forget.images[:1].to(self.device).float().div_(255.0)
+            was_training = self.model.training
+            self.model.eval()
+            with torch.no_grad():
+                self._num_classes = int(self.forward(x).shape[-1])
+            self.model.train(was_training)
+        return self._num_classes
+
+    def class_counts(self) -> torch.Tensor:
+        """float32 ``[classes]`` on the device: the context's counts, else counted on the retain set."""
+        if self.context.class_counts is not None:
+            counts = torch.tensor(self.context.class_counts, dtype=torch.float32)
+        else:
+            counts = torch.bincount(self.retain.labels, minlength=self.num_classes).float()
+        return counts.to(self.device)
+
+    # -- time, progress -----------------------------------------------------------------------
+
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._start
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetExceeded` when the budget is spent."""
+        if self.budget_s is None:
+            return
+        elapsed = self.elapsed_s()
+        if elapsed > self.budget_s:
+            raise BudgetExceeded(
+                f"unlearner '{self.method}' ran past its budget of {self.budget_s:.3g} s "
+                f"after {self.steps} steps ({elapsed:.3g} s, phase {self.phase!r})",
+                budget_s=self.budget_s,
+                elapsed_s=elapsed,
+                completed_steps=self.steps,
+            )
+
+    def report(self) -> None:
+        """Send one progress report to the context's callback, if any."""
+        if self.context.progress is not None:
+            self.context.progress(
+                UnlearningProgress(
+                    method=self.method,
+                    phase=self.phase,
+                    epoch=self.epoch,
+                    step=self.steps,
+                    elapsed_s=self.elapsed_s(),
+                    budget_s=self.budget_s,
+                )
+            )
+
+    # -- loops --------------------------------------------------------------------------------
+
+    def epochs(self, n: int, *, phase: str) -> Iterator[int]:
+        """``range(n)`` that records the phase and epoch for progress reports."""
+        self.phase = phase
+        for epoch in range(n):
+            self.epoch = epoch
+            yield epoch
+
+    def batches(
+        self,
+        data: FaceTensors,
+        *,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        drop_last: bool = False,
+    ) -> Iterator[Batch]:
+        """One pass over ``data`` on the device, checking the budget before every batch."""
+        size = self.batch_size(batch_size)
+        for x, y, idx in iterate_batches(
+            data,
+            size,
+            shuffle=shuffle,
+            generator=self.generator,
+            device=self.device,
+            drop_last=drop_last and len(data) > size,
+        ):
+            self.check_budget()
+            if self.device.type == "cuda":
+                x = x.contiguous(memory_format=torch.channels_last)
+            yield Batch(x, y, idx)
+
+    def cycle(self, data: FaceTensors, *, batch_size: int | None = None) -> Iterator[Batch]:
+        """Endless reshuffled passes over ``data`` (pair a small set with a large one via ``zip``)."""
+        while True:
+            yield from self.batches(data, batch_size=batch_size)
+
+    # -- model helpers ------------------------------------------------------------------------
+
+    def forward(self, x: torch.Tensor, model: nn.Module | None = None) -> torch.Tensor:
+        """float32 logits ``[b, classes]`` of ``model`` (default: the run's model) under autocast."""
+        net = self.model if model is None else model
+        with autocast(self.device):
+            return net(x).float()
+
+    def teacher(self, model: nn.Module | None = None) -> nn.Module:
+        """A frozen eval-mode copy of ``model`` (default: the run's model as it is now)."""
+        frozen = copy.deepcopy(self.model if model is None else model)
+        frozen.eval()
+        for p in frozen.parameters():
+            p.requires_grad_(False)
+        return frozen
+
+    def sgd(
+        self,
+        lr: float,
+        *,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        params: Sequence[nn.Parameter] | None = None,
+    ) -> torch.optim.SGD:
+        """SGD over ``params`` (default: all trainable parameters of the run's model)."""
+        chosen = [p for p in (self.model.parameters() if params is None else params) if p.requires_grad]
+        return torch.optim.SGD(chosen, lr=lr, momentum=momentum, weight_decay=weight_decay)
+
+    def cosine(self, optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
+        """A cosine learning-rate decay to 0 over ``total_steps`` optimiser steps."""
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(int(total_steps), 1))
+
+    def steps_per_epoch(self, data: FaceTensors, batch_size: int | None = None) -> int:
+        """Batches in one pass over ``data``."""
+        return math.ceil(len(data) / self.batch_size(batch_size))
+
+    def step(
+        self,
+        loss: torch.Tensor,
+        optimizer: torch.optim.Optimizer,
+        *,
+        scheduler: Any | None = None,
+        grad_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+        clip_grad_norm: float | None = None,
+    ) -> None:
+        """Backward, optionally rescale/clip gradients, optimiser step, count, report.
+
+        Args:
+            loss: scalar loss to minimise.
+            optimizer: the optimiser to step.
+            scheduler: an LR scheduler stepped after the optimiser.
+            grad_scale: ``(parameter, factor)`` pairs; ``parameter.grad *= factor`` before the step
+                (masks, damping). ``factor`` broadcasts against the parameter.
+            clip_grad_norm: clip the global gradient norm to this value (after ``grad_scale``).
+        """
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for param, factor in grad_scale:
+            if param.grad is not None:
+                param.grad.mul_(factor)
+        if clip_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), clip_grad_norm)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        self.steps += 1
+        self.report()
+
+    def gradients(
+        self,
+        data: FaceTensors,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        *,
+        square: bool = False,
+        batch_size: int | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Per-parameter gradient statistics over ``data``, with the model in eval mode (BN stats kept).
+
+        Args:
+            data: the examples.
+            loss_fn: ``(logits [b, classes], labels [b]) -> scalar``; called per batch.
+            square: accumulate ``grad**2`` (a diagonal Fisher estimate) instead of ``grad``.
+            batch_size: rows per backward pass.
+
+        Returns:
+            ``{parameter name: tensor shaped like the parameter}``: the gradient (or squared gradient)
+            averaged over batches.
+        """
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
+        totals = {n: torch.zeros_like(p) for n, p in named}
+        was_training = self.model.training
+        self.model.eval()
+        batches = 0
+        try:
+            for batch in self.batches(data, batch_size=batch_size, shuffle=False):
+                self.model.zero_grad(set_to_none=True)
+                loss_fn(self.forward(batch.x), batch.y).backward()
+                for n, p in named:
+                    if p.grad is not None:
+                        totals[n].add_(p.grad.square() if square else p.grad)
+                batches += 1
+        finally:
+            self.model.zero_grad(set_to_none=True)
+            self.model.train(was_training)
+        return {n: t.div_(max(batches, 1)) for n, t in totals.items()}
+
+
+def concat(first: FaceTensors, second: FaceTensors) -> FaceTensors:
+    """Rows of ``first`` followed by rows of ``second`` (subject ids dropped: not needed to unlearn)."""
+    return FaceTensors(
+        images=torch.cat([first.images, second.images]),
+        labels=torch.cat([first.labels, second.labels]),
+        ages=torch.cat([first.ages, second.ages]),
+        example_ids=first.example_ids + second.example_ids,
+    )
+
+
+def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy; a named helper so methods can pass it to :meth:`UnlearningRun.gradients`."""
+    return F.cross_entropy(logits, labels)

@@ -1,0 +1,53 @@
+"""``neggrad_plus``: gradient descent on the retain set and ascent on the forget set, together.
+
+Update rule (Kurmanji et al. 2023, NegGrad+): each step pairs a forget batch with a retain batch and
+minimises ``CE(f(x_r), y_r) - alpha * CE(f(x_f), y_f)``. The ascent term is unbounded, so the number
+of passes over the (small) forget set and ``alpha`` are kept small; too many steps destroy utility.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from pydantic import Field
+
+from deletion_sdk.unlearning._run import UnlearningRun
+from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
+from deletion_sdk.unlearning.registry import register_unlearner
+
+__all__ = ["NegGradPlus"]
+
+
+@register_unlearner
+class NegGradPlus(Unlearner):
+    name = "neggrad_plus"
+    description = "Descend the retain cross-entropy while ascending the forget cross-entropy (NegGrad+)."
+    paper = (
+        "Kurmanji, Triantafillou, Hayes, Triantafillou. Towards Unbounded Machine Unlearning. "
+        "NeurIPS 2023 (NegGrad+ baseline)."
+    )
+    version = "1"
+
+    class Params(UnlearnerParams):
+        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
+        epochs: int = Field(
+            5, ge=1, description="passes over the forget set, each paired with retain batches"
+        )
+        alpha: float = Field(0.2, ge=0, description="weight of the forget-set ascent term")
+        lr: float = Field(0.01, gt=0)
+        momentum: float = Field(0.9, ge=0, lt=1)
+        weight_decay: float = Field(5e-4, ge=0)
+        batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
+
+    def _run(self, run: UnlearningRun) -> None:
+        p = run.params_as(self.Params)
+        run.model.train()
+        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.forget, p.batch_size))
+        retain = run.cycle(run.retain, batch_size=p.batch_size)
+        for _ in run.epochs(p.epochs, phase="forget+retain"):
+            for fb in run.batches(run.forget, batch_size=p.batch_size):
+                rb = next(retain)
+                loss = F.cross_entropy(run.forward(rb.x), rb.y) - p.alpha * F.cross_entropy(
+                    run.forward(fb.x), fb.y
+                )
+                run.step(loss, opt, scheduler=sched)

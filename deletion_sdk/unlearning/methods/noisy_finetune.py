@@ -1,0 +1,75 @@
+"""``noisy_finetune``: the NeurIPS 2023 challenge entry by Seifeddine Achour (ranked third).
+
+Update rule, as its author described it: Gaussian noise is added to every convolution weight
+("confusing the model's vision while keeping the original information on average"), then the model
+is fine-tuned on the retain set with SGD and a class-weighted cross-entropy; just before the final
+epoch a lighter noise is added again. Deviations, both to make the rule scale-free: the noise
+standard deviation is relative to each weight tensor's own standard deviation (the author used an
+absolute 0.6 on a ResNet-18), and the author's class weights (1 for the dominant class, 0.05 for
+the rest, on the challenge's skewed data) become ``w_c = (n_c / n_max) ** class_weight_power``,
+which likewise gives the most frequent class weight 1 and rarer classes less.
+
+Write-up: https://www.kaggle.com/competitions/neurips-2023-machine-unlearning/discussion/459334 ;
+ranking: Triantafillou et al., arXiv:2406.09073 (2024).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from deletion_sdk.unlearning._run import UnlearningRun
+from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
+from deletion_sdk.unlearning.registry import register_unlearner
+
+__all__ = ["NoisyFinetune"]
+
+
+def _perturb_convs(model: nn.Module, relative_std: float) -> None:
+    """``w += relative_std * std(w) * N(0, 1)`` for every convolution weight, in place."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d) and relative_std > 0:
+                w = module.weight
+                w.add_(torch.randn_like(w) * (relative_std * w.std()))
+
+
+@register_unlearner
+class NoisyFinetune(Unlearner):
+    name = "noisy_finetune"
+    description = "NeurIPS'23 #3: Gaussian noise on conv weights, then class-weighted fine-tuning on retain."
+    paper = (
+        "Triantafillou et al. Are we making progress in unlearning? arXiv:2406.09073, 2024 (entry by "
+        "Seifeddine Achour; Kaggle discussion 459334)."
+    )
+    version = "1"
+
+    class Params(UnlearnerParams):
+        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
+        noise: float = Field(0.6, ge=0, description="noise std relative to each conv weight's std")
+        final_noise: float = Field(0.1, ge=0, description="relative noise added before the last epoch")
+        epochs: int = Field(3, ge=1, description="fine-tuning passes over the retain set; author: 4")
+        lr: float = Field(0.01, gt=0)
+        momentum: float = Field(0.9, ge=0, lt=1)
+        weight_decay: float = Field(5e-4, ge=0)
+        class_weight_power: float = Field(
+            0.5, ge=0, description="w_c = (n_c / n_max) ** power; 0: unweighted"
+        )
+        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+
+    def _run(self, run: UnlearningRun) -> None:
+        p = run.params_as(self.Params)
+        counts = run.class_counts()
+        weight = (counts / counts.max()).pow(p.class_weight_power)
+        _perturb_convs(run.model, p.noise)
+        run.model.train()
+        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.retain, p.batch_size))
+        for epoch in run.epochs(p.epochs, phase="retain"):
+            if epoch == p.epochs - 1 and epoch > 0:
+                _perturb_convs(run.model, p.final_noise)
+            for b in run.batches(run.retain, batch_size=p.batch_size):
+                loss = F.cross_entropy(run.forward(b.x), b.y, weight=weight)
+                run.step(loss, opt, scheduler=sched)

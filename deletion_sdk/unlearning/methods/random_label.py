@@ -1,0 +1,82 @@
+"""``random_label``: teach the model wrong labels for the forget set while it keeps learning the retain set.
+
+Update rule (Graves et al. 2021, "amnesiac" relabelling; Golatkar et al. 2020): every forget example
+gets a fixed random label different from its own; each step minimises
+``CE(f(x_r), y_r) + CE(f(x_f), y_random)`` on a retain batch and a forget batch. ``salun`` reuses
+this loop with its gradients restricted to a saliency mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from deletion_sdk.unlearning._run import UnlearningRun
+from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
+from deletion_sdk.unlearning.registry import register_unlearner
+
+__all__ = ["RandomLabel", "random_label_updates"]
+
+
+def random_label_updates(
+    run: UnlearningRun,
+    *,
+    epochs: int,
+    lr: float,
+    momentum: float,
+    weight_decay: float,
+    forget_weight: float,
+    batch_size: int | None,
+    grad_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+) -> None:
+    """``epochs`` passes over the forget set with fixed random wrong labels, paired with retain batches."""
+    n_classes = run.num_classes
+    shift = torch.randint(1, n_classes, (len(run.forget),), generator=run.generator)
+    wrong = ((run.forget.labels + shift) % n_classes).to(run.device)  # [n_forget], never the true label
+    run.model.train()
+    opt = run.sgd(lr, momentum=momentum, weight_decay=weight_decay)
+    sched = run.cosine(opt, epochs * run.steps_per_epoch(run.forget, batch_size))
+    retain = run.cycle(run.retain, batch_size=batch_size)
+    for _ in run.epochs(epochs, phase="random-label"):
+        for fb in run.batches(run.forget, batch_size=batch_size):
+            rb = next(retain)
+            y_wrong = wrong[fb.positions.to(run.device)]
+            loss = F.cross_entropy(run.forward(rb.x), rb.y) + forget_weight * F.cross_entropy(
+                run.forward(fb.x), y_wrong
+            )
+            run.step(loss, opt, scheduler=sched, grad_scale=grad_scale)
+
+
+@register_unlearner
+class RandomLabel(Unlearner):
+    name = "random_label"
+    description = "Train on the forget set with random wrong labels, interleaved with the retain set."
+    paper = (
+        "Graves, Nagisetty, Ganesh. Amnesiac Machine Learning. AAAI 2021; Golatkar, Achille, Soatto. "
+        "Eternal Sunshine of the Spotless Net. CVPR 2020."
+    )
+    version = "1"
+
+    class Params(UnlearnerParams):
+        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
+        epochs: int = Field(5, ge=1, description="passes over the forget set")
+        lr: float = Field(0.01, gt=0)
+        momentum: float = Field(0.9, ge=0, lt=1)
+        weight_decay: float = Field(5e-4, ge=0)
+        forget_weight: float = Field(1.0, ge=0, description="weight of the random-label loss")
+        batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
+
+    def _run(self, run: UnlearningRun) -> None:
+        p = run.params_as(self.Params)
+        random_label_updates(
+            run,
+            epochs=p.epochs,
+            lr=p.lr,
+            momentum=p.momentum,
+            weight_decay=p.weight_decay,
+            forget_weight=p.forget_weight,
+            batch_size=p.batch_size,
+        )

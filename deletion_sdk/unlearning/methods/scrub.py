@@ -1,0 +1,74 @@
+"""``scrub``: a student moves away from its teacher on the forget set and stays close on the retain set.
+
+Update rule (Kurmanji et al. 2023): the teacher is the frozen original model, the student starts as
+a copy. For the first ``max_epochs`` epochs a max-step pass over the forget set *maximises*
+``KL(teacher || student)`` (temperature ``T``); every epoch then runs a min-step pass over the retain
+set minimising ``alpha * KL(teacher || student) + gamma * CE(student(x_r), y_r)``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from deletion_sdk.unlearning._run import UnlearningRun
+from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
+from deletion_sdk.unlearning.registry import register_unlearner
+
+__all__ = ["Scrub", "distill_kl"]
+
+
+def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``KL(softmax(teacher/T) || softmax(student/T)) * T**2``, batch-averaged (logits ``[b, c]``)."""
+    t = temperature
+    return F.kl_div(F.log_softmax(student / t, -1), F.softmax(teacher / t, -1), reduction="batchmean") * t * t
+
+
+@register_unlearner
+class Scrub(Unlearner):
+    name = "scrub"
+    description = "Teacher-student: max-steps push the student away on forget, min-steps keep it on retain."
+    paper = (
+        "Kurmanji, Triantafillou, Hayes, Triantafillou. Towards Unbounded Machine Unlearning. NeurIPS 2023."
+    )
+    version = "1"
+
+    class Params(UnlearnerParams):
+        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
+        epochs: int = Field(2, ge=1, description="epochs; each ends with a min-step pass over retain")
+        max_epochs: int = Field(
+            2, ge=0, description="leading epochs that start with a max-step pass over forget"
+        )
+        lr: float = Field(0.005, gt=0)
+        temperature: float = Field(4.0, gt=0)
+        alpha: float = Field(0.5, ge=0, description="weight of the retain KL term")
+        gamma: float = Field(1.0, ge=0, description="weight of the retain cross-entropy term")
+        momentum: float = Field(0.9, ge=0, lt=1)
+        weight_decay: float = Field(5e-4, ge=0)
+        forget_batch_size: int = Field(32, ge=1)
+        batch_size: int | None = Field(
+            None, ge=1, description="retain batch size; default: the TrainConfig's"
+        )
+
+    def _run(self, run: UnlearningRun) -> None:
+        p = run.params_as(self.Params)
+        teacher = run.teacher()
+        run.model.train()
+        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        for epoch in run.epochs(p.epochs, phase="scrub"):
+            if epoch < p.max_epochs:
+                run.phase = "max-forget"
+                for b in run.batches(run.forget, batch_size=p.forget_batch_size):
+                    with torch.no_grad():
+                        t_logits = run.forward(b.x, model=teacher)
+                    run.step(-distill_kl(run.forward(b.x), t_logits, p.temperature), opt)
+            run.phase = "min-retain"
+            for b in run.batches(run.retain, batch_size=p.batch_size):
+                with torch.no_grad():
+                    t_logits = run.forward(b.x, model=teacher)
+                s_logits = run.forward(b.x)
+                loss = p.alpha * distill_kl(s_logits, t_logits, p.temperature) + p.gamma * F.cross_entropy(
+                    s_logits, b.y
+                )
+                run.step(loss, opt)

@@ -1,0 +1,79 @@
+"""``uniform_contrastive``: the NeurIPS 2023 unlearning challenge entry ranked first by the organisers.
+
+Update rule, as its author (Kaggle user "fanchuan") described it: (1) one pass over the forget set
+minimising ``KL(uniform || softmax(f(x_f)))``, pushing forget outputs towards the uniform
+distribution; (2) ``epochs`` adversarial epochs, each a *forget round* — for a forget batch and a
+retain batch, minimise ``mean(-log_softmax(f(x_f) @ f(x_r).T / t))`` with the retain outputs
+detached, so every forget output becomes equally (dis)similar to every retain output — followed by
+a *retain round*, one cross-entropy pass over the retain set. The forget rounds use a cosine
+learning-rate decay (the author's trick), temperature ``t = 1.15``.
+
+Write-up: https://www.kaggle.com/competitions/neurips-2023-machine-unlearning/discussion/458721 ;
+ranking: Triantafillou et al., "Are we making progress in unlearning? Findings from the first
+NeurIPS unlearning competition", arXiv:2406.09073 (2024).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from deletion_sdk.unlearning._run import UnlearningRun
+from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
+from deletion_sdk.unlearning.registry import register_unlearner
+
+__all__ = ["UniformContrastive"]
+
+
+@register_unlearner
+class UniformContrastive(Unlearner):
+    name = "uniform_contrastive"
+    description = "NeurIPS'23 #1: KL to uniform on forget, then contrastive forget rounds + retain CE rounds."
+    paper = (
+        "Triantafillou et al. Are we making progress in unlearning? Findings from the first NeurIPS "
+        "unlearning competition. arXiv:2406.09073, 2024 (entry by 'fanchuan', Kaggle discussion 458721)."
+    )
+    version = "1"
+
+    class Params(UnlearnerParams):
+        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
+        epochs: int = Field(
+            2, ge=1, description="adversarial epochs (forget round + retain round); author: 8"
+        )
+        uniform_lr: float = Field(0.01, gt=0, description="learning rate of the KL-to-uniform pass")
+        forget_lr: float = Field(0.01, gt=0, description="peak learning rate of the contrastive rounds")
+        retain_lr: float = Field(0.01, gt=0, description="learning rate of the retain rounds")
+        temperature: float = Field(1.15, gt=0)
+        momentum: float = Field(0.9, ge=0, lt=1)
+        weight_decay: float = Field(5e-4, ge=0)
+        forget_batch_size: int = Field(32, ge=1)
+        batch_size: int | None = Field(
+            None, ge=1, description="retain batch size; default: the TrainConfig's"
+        )
+
+    def _run(self, run: UnlearningRun) -> None:
+        p = run.params_as(self.Params)
+        model = run.model
+        model.train()
+        uniform_opt = run.sgd(p.uniform_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        for _ in run.epochs(1, phase="uniform"):
+            for b in run.batches(run.forget, batch_size=p.forget_batch_size):
+                log_p = F.log_softmax(run.forward(b.x), -1)
+                uniform = torch.full_like(log_p, 1.0 / log_p.shape[-1])
+                run.step(F.kl_div(log_p, uniform, reduction="batchmean"), uniform_opt)
+        forget_opt = run.sgd(p.forget_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        forget_sched = run.cosine(forget_opt, p.epochs * run.steps_per_epoch(run.forget, p.forget_batch_size))
+        retain_opt = run.sgd(p.retain_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        retain_pairs = run.cycle(run.retain, batch_size=p.forget_batch_size)
+        for _ in run.epochs(p.epochs, phase="adversarial"):
+            run.phase = "contrastive-forget"
+            for fb in run.batches(run.forget, batch_size=p.forget_batch_size):
+                rb = next(retain_pairs)
+                with torch.no_grad():
+                    out_r = run.forward(rb.x)
+                similarity = run.forward(fb.x) @ out_r.T / p.temperature  # [b_f, b_r]
+                run.step(-F.log_softmax(similarity, -1).mean(), forget_opt, scheduler=forget_sched)
+            run.phase = "retain"
+            for b in run.batches(run.retain, batch_size=p.batch_size):
+                run.step(F.cross_entropy(run.forward(b.x), b.y), retain_opt)
