@@ -32,13 +32,10 @@ from deletion_sdk.ledger.records import (
 )
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
-from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import Policy, load_policy
 from deletion_sdk.settings import Settings
 
-__all__ = ["DeletionSDK", "InitResult"]
-
-_log = get_logger(__name__)
+__all__ = ["DeletionSDK", "InitResult", "resolve_settings"]
 
 
 class InitResult(BaseModel):
@@ -55,7 +52,10 @@ class InitResult(BaseModel):
     revision: str | None
 
 
-def _settings(settings: Settings | None, *, home: Path | str | None, database_url: str | None) -> Settings:
+def resolve_settings(
+    settings: Settings | None = None, *, home: Path | str | None = None, database_url: str | None = None
+) -> Settings:
+    """``settings`` (default: from the environment) with ``home`` / ``database_url`` overrides applied."""
     base = settings if settings is not None else Settings()
     update: dict[str, object] = {}
     if home is not None:
@@ -116,7 +116,7 @@ class DeletionSDK:
         Raises:
             ConfigurationError: unusable URL, unreachable database, or malformed subject key.
         """
-        resolved = _settings(settings, home=home, database_url=database_url)
+        resolved = resolve_settings(settings, home=home, database_url=database_url)
         resolved.home.mkdir(parents=True, exist_ok=True)
         key, _created = _subject_key(resolved)
         ledger = Ledger.open(resolved.resolved_database_url, create=True)
@@ -134,7 +134,7 @@ class DeletionSDK:
 
         Safe to run again: nothing existing is overwritten.
         """
-        resolved = _settings(settings, home=home, database_url=database_url)
+        resolved = resolve_settings(settings, home=home, database_url=database_url)
         resolved.home.mkdir(parents=True, exist_ok=True)
         key, created = _subject_key(resolved)
         ledger = Ledger.open(resolved.resolved_database_url, create=False) if _db_exists(resolved) else None

@@ -36,9 +36,9 @@ def _root(
 
 def _register() -> None:
     """Attach the command groups. Each module exposes ``register(app)``."""
-    from deletion_sdk.cli import core, policies
+    from deletion_sdk.cli import core, datasets, policies, requests, unlearners
 
-    for module in (core, policies):
+    for module in (core, policies, requests, datasets, unlearners):
         module.register(app)
 
 

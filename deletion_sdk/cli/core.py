@@ -1,11 +1,28 @@
-"""``deletion-sdk version`` (init and db upgrade are added with the ledger)."""
+"""``deletion-sdk version``, ``init`` and ``db upgrade``; :func:`open_sdk` for the other command modules."""
 
 from __future__ import annotations
 
 import typer
 
 from deletion_sdk import __version__
-from deletion_sdk.cli._common import JsonOption, emit
+from deletion_sdk.cli._common import JsonOption, emit, state
+from deletion_sdk.logging import configure_logging
+from deletion_sdk.sdk import DeletionSDK, resolve_settings
+
+__all__ = ["open_sdk", "register"]
+
+
+def _configure(ctx: typer.Context) -> None:
+    # Logs go to stderr, and only warnings unless --debug: stdout stays one JSON document and a failing
+    # command prints exactly one `error: …` line.
+    configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+
+
+def open_sdk(ctx: typer.Context) -> DeletionSDK:
+    """The SDK for this invocation's ``--home`` / ``--database-url`` (creating HOME on first use)."""
+    _configure(ctx)
+    st = state(ctx)
+    return DeletionSDK.open(home=st.home, database_url=st.database_url)
 
 
 def register(app: typer.Typer) -> None:
@@ -13,3 +30,38 @@ def register(app: typer.Typer) -> None:
     def version(as_json: bool = JsonOption) -> None:
         """Print the SDK version."""
         emit({"version": __version__}, as_json=as_json, human=lambda: print(__version__))
+
+    @app.command("init")
+    def init(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+        """Create HOME, the ledger database and the subject key (mode 0600) where absent; migrate."""
+        _configure(ctx)
+        st = state(ctx)
+        result = DeletionSDK.init(home=st.home, database_url=st.database_url)
+
+        def human() -> None:
+            print(f"home:        {result.home}")
+            print(f"database:    {result.database_url} (schema {result.revision})")
+            key_state = "created" if result.subject_key_created else "existing"
+            where = result.subject_key_path or "DELETION_SDK_SUBJECT_KEY"
+            print(f"subject key: {where} ({key_state}, fingerprint {result.subject_key_fingerprint})")
+
+        emit(result, as_json=as_json, human=human)
+
+    db = typer.Typer(help="Ledger database maintenance.", no_args_is_help=True)
+    app.add_typer(db, name="db")
+
+    @db.command("upgrade")
+    def upgrade(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+        """Migrate the ledger schema to the newest revision."""
+        from deletion_sdk.ledger.db import Ledger
+
+        _configure(ctx)
+        st = state(ctx)
+        settings = resolve_settings(home=st.home, database_url=st.database_url)
+        ledger = Ledger.open(settings.resolved_database_url)
+        try:
+            before, after = ledger.upgrade()
+        finally:
+            ledger.dispose()
+        data = {"database_url": ledger.url, "revision_before": before, "revision": after}
+        emit(data, as_json=as_json, human=lambda: print(f"{ledger.url}: {before or 'empty'} -> {after}"))

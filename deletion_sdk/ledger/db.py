@@ -32,7 +32,11 @@ __all__ = ["MIGRATIONS_DIR", "Ledger", "insert_ignore", "normalise_database_url"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _MIGRATION_LOCK_KEY = 0x64656C5F73646B  # pg_advisory_xact_lock key shared by every migrating process
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 def normalise_database_url(url: str) -> URL:
@@ -211,7 +215,7 @@ class Ledger:
             command.upgrade(self._alembic_config(conn), revision)
         after = self.current_revision()
         if before != after:
-            _log.info("ledger.migrated", url=self.url, from_revision=before, to_revision=after)
+            _log().info("ledger.migrated", url=self.url, from_revision=before, to_revision=after)
         return before, after
 
     def table_names(self) -> Sequence[str]:

@@ -52,7 +52,11 @@ IMPORT_COLUMNS = ("subject", "policy", "received_at", "idempotency_key")
 _REQUIRED = ("subject", "policy")
 CHUNK_ROWS = 5_000
 _IN_CHUNK = 500
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -374,7 +378,7 @@ def import_requests(
         try:
             chunk_ids, chunk_errors = _write_chunk(ledger, chunk, actor=actor, now=stamp, tally=tally)
         except sa.exc.IntegrityError:
-            _log.info("requests.import_chunk_race", rows=len(chunk))
+            _log().info("requests.import_chunk_race", rows=len(chunk))
             chunk_ids, chunk_errors = _submit_one_by_one(ledger, chunk, actor=actor, now=stamp, tally=tally)
         ids.update(chunk_ids)
         errors.extend(chunk_errors)
@@ -388,7 +392,7 @@ def import_requests(
         request_ids=tuple(ids[line] for line in sorted(ids)),
         errors=tuple(errors),
     )
-    _log.info(
+    _log().info(
         "requests.imported",
         path=str(path),
         rows=count,

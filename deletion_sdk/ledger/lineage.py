@@ -70,7 +70,11 @@ MAX_AGE = 150.0
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _INSERT_CHUNK = 20_000
 _IN_CHUNK = 500
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 class ExampleInput(NamedTuple):
@@ -375,7 +379,7 @@ def register_examples(
             n_subjects=len(refs),
             created_at=stamp,
         )
-    _log.info(
+    _log().info(
         "dataset.registered",
         dataset_id=record.dataset_id,
         dataset=name,
@@ -615,7 +619,7 @@ def suppress(
     )
     session.add(row)
     session.flush()
-    _log.info("subject.suppressed", subject_ref=subject_ref, request_id=request_id)
+    _log().info("subject.suppressed", subject_ref=subject_ref, request_id=request_id)
     return _suppression_record(row)
 
 

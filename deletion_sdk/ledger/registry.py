@@ -33,7 +33,11 @@ __all__ = [
 ]
 
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 def _record(row: ModelVersion) -> ModelVersionRecord:
@@ -135,7 +139,7 @@ def register_model_version(
                 record = _record(row)
         except sa.exc.IntegrityError:  # another process took the same version number: take the next one
             continue
-        _log.info(
+        _log().info(
             "model_version.registered", model=record.name, version=record.version, id=record.model_version_id
         )
         return record
@@ -210,7 +214,7 @@ def mark_deployed(session: Session, model_version_id: int) -> ModelVersionRecord
     row.status = ModelStatus.DEPLOYED.value
     session.add(row)
     session.flush()
-    _log.info(
+    _log().info(
         "model_version.deployed",
         model=row.name,
         version=row.version,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -80,7 +81,11 @@ TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
 """
 
 OPEN_STATUSES: frozenset[RequestStatus] = frozenset(set(RequestStatus) - TERMINAL_STATUSES)
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 def to_record(row: DeletionRequest) -> RequestRecord:
@@ -232,9 +237,9 @@ def submit(
         except sa.exc.IntegrityError:
             # A concurrent submit recorded the same key, or an open request of the same subject and policy,
             # between our read and our insert. Our transaction is rolled back; read theirs.
-            _log.info("request.submit_race", subject_ref=subject_ref, policy=policy.id)
+            _log().info("request.submit_race", subject_ref=subject_ref, policy=policy.id)
             continue
-        _log.info(
+        _log().info(
             "request.submitted",
             request_id=record.request_id,
             subject_ref=subject_ref,
@@ -304,7 +309,7 @@ def transition(
         )
     )
     session.flush()
-    _log.info(
+    _log().info(
         "request.transition",
         request_id=row.id,
         from_status=current.value,
@@ -374,7 +379,7 @@ def extend(
         )
     )
     session.flush()
-    _log.info("request.extended", request_id=row.id, due_at=row.due_at.isoformat(), actor=actor)
+    _log().info("request.extended", request_id=row.id, due_at=row.due_at.isoformat(), actor=actor)
     return to_record(row)
 
 

@@ -22,6 +22,7 @@ import secrets
 import stat
 import unicodedata
 from pathlib import Path
+from typing import Any
 
 from deletion_sdk.errors import ConfigurationError, InputError
 from deletion_sdk.logging import get_logger
@@ -31,7 +32,11 @@ __all__ = ["SUBJECT_REF_PATTERN", "SubjectKey", "normalise_identifier", "subject
 KEY_BYTES = 32
 SUBJECT_REF_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_log = get_logger(__name__)
+
+
+def _log() -> Any:
+    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
+    return get_logger(__name__)
 
 
 class SubjectKey:
@@ -97,7 +102,7 @@ class SubjectKey:
             raise ConfigurationError(f"cannot read the subject key at {path}: {e}") from e
         mode = stat.S_IMODE(path.stat().st_mode)
         if os.name == "posix" and mode & 0o077:
-            _log.warning("subject_key.permissive_mode", path=str(path), mode=oct(mode), expected="0o600")
+            _log().warning("subject_key.permissive_mode", path=str(path), mode=oct(mode), expected="0o600")
         return cls.from_hex(text)
 
     @classmethod
@@ -119,7 +124,7 @@ class SubjectKey:
             fh.write(key.secret.hex() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        _log.info("subject_key.created", path=str(path), fingerprint=key.fingerprint)
+        _log().info("subject_key.created", path=str(path), fingerprint=key.fingerprint)
         return key, True
 
 
