@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from deletion_sdk.policy.deadlines import DeadlineRule, Duration, add_months
+from deletion_sdk.policy.evaluate import Check, Decision, evaluate
 from deletion_sdk.policy.loader import list_policies, load_policy, load_policy_file
 from deletion_sdk.policy.schema import (
     CertificateRule,
@@ -15,7 +16,9 @@ from deletion_sdk.policy.schema import (
 
 __all__ = [
     "CertificateRule",
+    "Check",
     "DeadlineRule",
+    "Decision",
     "Duration",
     "Policy",
     "Thresholds",
@@ -23,6 +26,7 @@ __all__ = [
     "UnlearningRule",
     "VerificationRule",
     "add_months",
+    "evaluate",
     "list_policies",
     "load_policy",
     "load_policy_file",
