@@ -1,0 +1,173 @@
+"""Training, registering and loading model versions: where the ledger meets the checkpoints.
+
+A model version's training set is its dataset's ``train`` split minus every suppressed subject at the
+time it was trained; its ``training_root`` is the ledger's Merkle root over those examples' (id, digest)
+leaves (see :func:`deletion_sdk.ledger.lineage.examples_root`). Weights are content-addressed under
+``HOME/models/<name>/`` and always loaded through their digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlmodel import Session
+
+from deletion_sdk.data import AgeBins, FaceTensors
+from deletion_sdk.errors import IntegrityError, NotFoundError
+from deletion_sdk.jobs.snapshot import load_examples
+from deletion_sdk.ledger import lineage, registry
+from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.lineage import ExampleInput
+from deletion_sdk.ledger.records import ModelVersionRecord
+from deletion_sdk.merkle import leaf_hash, root_from_leaf_hashes
+from deletion_sdk.settings import Settings
+from deletion_sdk.training import (
+    CheckpointMetadata,
+    LoadedCheckpoint,
+    TrainConfig,
+    load_checkpoint,
+    save_checkpoint,
+    train_model,
+)
+
+__all__ = ["DatasetSplits", "load_model_version", "load_splits", "train_and_register", "training_set_root"]
+
+
+@dataclass(frozen=True)
+class DatasetSplits:
+    """A dataset's training pool (suppressed subjects removed), holdout and test sets."""
+
+    dataset_id: int
+    train: FaceTensors
+    holdout: FaceTensors
+    test: FaceTensors
+    train_rows: tuple[ExampleInput, ...]
+
+
+def training_set_root(rows: tuple[ExampleInput, ...] | list[ExampleInput]) -> str:
+    """The ledger's Merkle root (hex) over these examples' (id, digest) leaves, sorted by id."""
+    ordered = sorted(rows, key=lambda r: r.example_id)
+    return root_from_leaf_hashes(
+        [leaf_hash(lineage.leaf_bytes(r.example_id, r.content_digest)) for r in ordered]
+    ).hex()
+
+
+def _suppressed(session: Session) -> set[str]:
+    return {s.subject_ref for s in lineage.list_suppressions(session)}
+
+
+def load_splits(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    dataset: int | str,
+    image_size: int | None,
+    bins: AgeBins | None = None,
+) -> DatasetSplits:
+    """Load a dataset's train (minus suppressed subjects), holdout and test examples."""
+    with ledger.session(write=False) as session:
+        record = lineage.get_dataset(session, dataset)
+        suppressed = _suppressed(session)
+        rows = {
+            s: lineage.dataset_examples(session, dataset=record.dataset_id, split=s)
+            for s in ("train", "holdout", "test")
+        }
+    train_rows = tuple(r for r in rows["train"] if r.subject_ref not in suppressed)
+    cache = settings.home / "cache"
+
+    def load(part: list[ExampleInput] | tuple[ExampleInput, ...]) -> FaceTensors:
+        return load_examples(
+            part, root_dir=record.root_dir, image_size=image_size, bins=bins, cache_dir=cache
+        )
+
+    return DatasetSplits(
+        dataset_id=record.dataset_id,
+        train=load(train_rows),
+        holdout=load(rows["holdout"]),
+        test=load(rows["test"]),
+        train_rows=train_rows,
+    )
+
+
+def train_and_register(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    dataset: int | str,
+    name: str,
+    config: TrainConfig,
+    deploy: bool = True,
+    device: str = "auto",
+    progress: bool = False,
+    on_trained: Callable[[], None] | None = None,
+) -> ModelVersionRecord:
+    """Train ``config`` on the dataset's training pool, save the checkpoint, register (and deploy) it."""
+    bins = AgeBins()
+    splits = load_splits(ledger, settings, dataset=dataset, image_size=config.image_size, bins=bins)
+    result = train_model(
+        splits.train,
+        config=config,
+        device=device,
+        eval_sets={"holdout": splits.holdout, "test": splits.test},
+        progress=progress,
+        bins=bins,
+    )
+    if on_trained is not None:
+        on_trained()
+    root = training_set_root(splits.train_rows)
+    saved = save_checkpoint(
+        result.model,
+        settings.models_dir / name,
+        metadata=CheckpointMetadata(
+            architecture=config.arch,
+            num_classes=config.num_classes,
+            image_size=config.image_size,
+            train_config=config,
+            training_root=root,
+            n_training_examples=len(splits.train),
+            age_bins=bins,
+        ),
+    )
+    m = result.metrics
+    metrics = {
+        "train_accuracy": m.train_accuracy,
+        "holdout_accuracy": m.accuracy.get("holdout"),
+        "test_accuracy": m.accuracy.get("test"),
+        "holdout_mae_years": m.mae_years.get("holdout"),
+        "test_mae_years": m.mae_years.get("test"),
+        "n_train": m.n_train,
+        "train_time_s": m.train_time_s,
+        "wall_time_s": m.wall_time_s,
+        "device": m.device,
+    }
+    record = registry.register_model_version(
+        ledger,
+        name=name,
+        weights_digest=saved.digest,
+        architecture=config.arch,
+        path=str(saved.weights_path),
+        dataset_id=splits.dataset_id,
+        training_root=root,
+        metrics=metrics,
+    )
+    if deploy:
+        with ledger.session() as session:
+            record = registry.mark_deployed(session, record.model_version_id)
+    return record
+
+
+def load_model_version(record: ModelVersionRecord, *, device: str = "cpu") -> LoadedCheckpoint:
+    """Load a registered version's weights, verifying them against the registry's digest.
+
+    Raises:
+        NotFoundError: the version has no weights file.
+        IntegrityError: the file's SHA-256 differs from the registered digest.
+    """
+    if not record.path:
+        raise NotFoundError(f"model {record.name} v{record.version} has no weights file")
+    loaded = load_checkpoint(Path(record.path), expected_digest=record.weights_digest, device=device)
+    if loaded.digest != record.weights_digest:  # pragma: no cover - load_checkpoint already checks
+        raise IntegrityError(f"model {record.name} v{record.version}: digest mismatch")
+    return loaded
