@@ -1,1 +1,92 @@
-"""attest."""
+"""Attestation: RFC 8785 canonical JSON, Ed25519 keys, DSSE envelopes, in-toto statements, certificates."""
+
+from __future__ import annotations
+
+from deletion_sdk.attest.certificate import (
+    CERTIFICATE_SUFFIX,
+    PREDICATE_TYPE,
+    AuditRecord,
+    CertificatePredicate,
+    DecisionRecord,
+    ForgetSetRef,
+    ModelRef,
+    PolicyRef,
+    RequestRecord,
+    UnlearnerRecord,
+    VerificationSummary,
+    build_statement,
+    certificate_path,
+    sign_certificate,
+    write_certificate,
+)
+from deletion_sdk.attest.dsse import (
+    INTOTO_PAYLOAD_TYPE,
+    Envelope,
+    EnvelopeSignature,
+    pae,
+    parse_envelope,
+    sign_envelope,
+    verify_envelope,
+)
+from deletion_sdk.attest.jcs import canonical_digest, canonical_json
+from deletion_sdk.attest.keys import (
+    Ed25519Signer,
+    Ed25519Verifier,
+    KeyInfo,
+    Signer,
+    Verifier,
+    generate_keypair,
+    key_id,
+    load_key_info,
+    load_private_key,
+    load_public_key,
+    load_signer,
+    load_verifier,
+)
+from deletion_sdk.attest.statement import STATEMENT_TYPE, ResourceDescriptor, Statement
+from deletion_sdk.attest.verify import VerifiedCertificate, read_certificate_unverified, verify_certificate
+
+__all__ = [
+    "CERTIFICATE_SUFFIX",
+    "INTOTO_PAYLOAD_TYPE",
+    "PREDICATE_TYPE",
+    "STATEMENT_TYPE",
+    "AuditRecord",
+    "CertificatePredicate",
+    "DecisionRecord",
+    "Ed25519Signer",
+    "Ed25519Verifier",
+    "Envelope",
+    "EnvelopeSignature",
+    "ForgetSetRef",
+    "KeyInfo",
+    "ModelRef",
+    "PolicyRef",
+    "RequestRecord",
+    "ResourceDescriptor",
+    "Signer",
+    "Statement",
+    "UnlearnerRecord",
+    "VerificationSummary",
+    "VerifiedCertificate",
+    "Verifier",
+    "build_statement",
+    "canonical_digest",
+    "canonical_json",
+    "certificate_path",
+    "generate_keypair",
+    "key_id",
+    "load_key_info",
+    "load_private_key",
+    "load_public_key",
+    "load_signer",
+    "load_verifier",
+    "pae",
+    "parse_envelope",
+    "read_certificate_unverified",
+    "sign_certificate",
+    "sign_envelope",
+    "verify_certificate",
+    "verify_envelope",
+    "write_certificate",
+]

@@ -36,9 +36,9 @@ def _root(
 
 def _register() -> None:
     """Attach the command groups. Each module exposes ``register(app)``."""
-    from deletion_sdk.cli import core, datasets, policies, requests, unlearners
+    from deletion_sdk.cli import audit, certificate, core, datasets, keys, policies, requests, unlearners
 
-    for module in (core, policies, requests, datasets, unlearners):
+    for module in (core, policies, requests, datasets, unlearners, keys, certificate, audit):
         module.register(app)
 
 

@@ -1,0 +1,134 @@
+"""Offline verification of unlearning certificates: fail closed, return only verified content.
+
+``verify_certificate`` checks the DSSE signature over the exact payload bytes first; only those bytes are
+then parsed (as an in-toto Statement v1 whose predicate type is the unlearning certificate's). Anything
+else - a flipped byte in the payload or the signature, another key, another payload type, another
+predicate type, a subject that is not the unlearned model - raises :class:`SignatureError`.
+The same check can be done with generic DSSE/in-toto tooling given ``signing.pub``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from deletion_sdk.attest.certificate import PREDICATE_TYPE, CertificatePredicate
+from deletion_sdk.attest.dsse import (
+    INTOTO_PAYLOAD_TYPE,
+    Envelope,
+    b64decode_any,
+    parse_envelope,
+    verify_envelope,
+)
+from deletion_sdk.attest.keys import Verifier, load_verifier
+from deletion_sdk.attest.statement import Statement
+from deletion_sdk.errors import SignatureError
+
+__all__ = ["VerifiedCertificate", "read_certificate_unverified", "verify_certificate"]
+
+
+class VerifiedCertificate(BaseModel):
+    """Evidence returned by :func:`verify_certificate`: content parsed from verified bytes only."""
+
+    model_config = ConfigDict(frozen=True)
+
+    statement: Statement
+    predicate: CertificatePredicate
+    key_id: str
+    payload_sha256: str
+
+
+def _load(data: bytes | str | Path | Envelope) -> bytes | str | Envelope:
+    if isinstance(data, Envelope | bytes):
+        return data
+    if isinstance(data, str) and data.lstrip().startswith("{"):
+        return data
+    path = Path(data)
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise SignatureError(f"cannot read the certificate {path}: {e.strerror or e}") from e
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _parse_statement(payload: bytes) -> Statement:
+    try:
+        obj = json.loads(payload.decode("utf-8"), object_pairs_hook=_no_duplicates)
+        return Statement.model_validate(obj)
+    except (UnicodeDecodeError, ValueError) as e:
+        reason = e.errors()[0]["msg"] if isinstance(e, ValidationError) else str(e)
+        raise SignatureError(f"the signed payload is not an in-toto Statement v1: {reason}") from e
+
+
+def verify_certificate(
+    data: bytes | str | Path | Envelope,
+    public_key: Verifier | Ed25519PublicKey | Path | str | bytes,
+) -> VerifiedCertificate:
+    """Verify a certificate and return its content.
+
+    Args:
+        data: the ``*.intoto.json`` envelope - a path, JSON text (a ``str`` starting with ``{``) or bytes.
+        public_key: the signer's public key: a Verifier, an Ed25519 key, PEM bytes, or a PEM file path.
+
+    Returns:
+        The statement and predicate parsed from the verified payload, the key id, the payload's SHA-256.
+
+    Raises:
+        SignatureError: any failure (unreadable, malformed, wrong key, tampered, wrong types).
+        ConfigurationError: ``public_key`` cannot be loaded.
+    """
+    verifier = public_key if isinstance(public_key, Verifier) else load_verifier(public_key)
+    payload = verify_envelope(_load(data), verifier=verifier, payload_type=INTOTO_PAYLOAD_TYPE)
+    statement = _parse_statement(payload)
+    if statement.predicate_type != PREDICATE_TYPE:
+        raise SignatureError(f"predicateType is {statement.predicate_type!r}; expected {PREDICATE_TYPE!r}")
+    try:
+        predicate = CertificatePredicate.model_validate(statement.predicate)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SignatureError(f"the signed predicate is malformed at '{where}': {first['msg']}") from e
+    digests = {s.digest.get("sha256") for s in statement.subject}
+    if predicate.unlearned_model.digest not in digests:
+        raise SignatureError("the statement's subject is not the unlearned model named in the predicate")
+    if predicate.signer_key_id != verifier.key_id:
+        raise SignatureError(
+            f"the predicate names signer key {predicate.signer_key_id[:16]}… but it verified under "
+            f"{verifier.key_id[:16]}…"
+        )
+    return VerifiedCertificate(
+        statement=statement,
+        predicate=predicate,
+        key_id=verifier.key_id,
+        payload_sha256=hashlib.sha256(payload).hexdigest(),
+    )
+
+
+def read_certificate_unverified(data: bytes | str | Path | Envelope) -> dict[str, Any]:
+    """UNVERIFIED: the statement inside an envelope, for display only - never for decisions.
+
+    Raises:
+        SignatureError: the envelope or its payload cannot be decoded at all.
+    """
+    envelope = parse_envelope(_load(data))
+    try:
+        payload = b64decode_any(envelope.payload)
+        obj = json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SignatureError(f"the envelope payload cannot be decoded: {e}") from e
+    if not isinstance(obj, dict):
+        raise SignatureError("the envelope payload is not a JSON object")
+    return obj

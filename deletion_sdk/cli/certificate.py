@@ -1,0 +1,160 @@
+"""``deletion-sdk certificate verify|show``: check and read ``*.intoto.json`` unlearning certificates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from deletion_sdk.attest.keys import load_verifier
+from deletion_sdk.attest.verify import VerifiedCertificate, read_certificate_unverified, verify_certificate
+from deletion_sdk.audit.verify import verify_certificate_audit
+from deletion_sdk.cli._common import JsonOption, emit, one_line, state
+from deletion_sdk.errors import VerificationError
+from deletion_sdk.logging import configure_logging
+from deletion_sdk.sdk import resolve_settings
+
+__all__ = ["register"]
+
+_UNVERIFIED = "UNVERIFIED: the signature was not checked (pass --key PUB.pem to verify)"
+
+
+def _default_key(ctx: typer.Context) -> Path:
+    st = state(ctx)
+    return resolve_settings(home=st.home, database_url=st.database_url).keys_dir / "signing.pub"
+
+
+def _summary(statement: dict[str, Any]) -> dict[str, Any]:
+    """The figures a privacy officer looks at first, from a statement object."""
+    p = statement.get("predicate") or {}
+    subject = (statement.get("subject") or [{}])[0]
+    requests = p.get("requests") or []
+    audit = p.get("audit") or {}
+    unlearner = p.get("unlearner") or {}
+    return {
+        "job_id": p.get("job_id"),
+        "subject": {"name": subject.get("name"), "sha256": (subject.get("digest") or {}).get("sha256")},
+        "predicate_type": statement.get("predicateType"),
+        "requests": [
+            {k: r.get(k) for k in ("request_id", "subject_ref", "received_at", "due_at", "completed_at")}
+            for r in requests
+        ],
+        "policy": p.get("policy"),
+        "forget_set": p.get("forget_set"),
+        "original_model": p.get("original_model"),
+        "unlearned_model": p.get("unlearned_model"),
+        "unlearner": {k: unlearner.get(k) for k in ("name", "version", "wall_time_s", "device")},
+        "verification": p.get("verification"),
+        "decision": {
+            "passed": (p.get("decision") or {}).get("passed"),
+            "checks": len((p.get("decision") or {}).get("checks") or []),
+        },
+        "audit": {k: audit.get(k) for k in ("entry_index", "tree_size", "root_hash")},
+        "issued_at": p.get("issued_at"),
+        "signer_key_id": p.get("signer_key_id"),
+    }
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    s = summary
+    print(f"certificate {s['job_id']}  issued {s['issued_at']}")
+    print(f"  model:      {s['subject']['name']}  sha256:{s['subject']['sha256']}")
+    original = s["original_model"] or {}
+    print(f"  replaces:   {original.get('version')}  sha256:{original.get('digest')}")
+    policy = s["policy"] or {}
+    print(f"  policy:     {policy.get('id')}  (document sha256:{policy.get('digest')})")
+    forget = s["forget_set"] or {}
+    print(f"  forget set: {forget.get('size')} examples, Merkle root {forget.get('merkle_root')}")
+    u = s["unlearner"]
+    print(f"  unlearner:  {u['name']} {u['version']} on {u['device']}, {u['wall_time_s']} s")
+    tier = (s["verification"] or {}).get("tier")
+    decision = "PASSED" if s["decision"]["passed"] else "FAILED"
+    print(f"  decision:   {decision} ({s['decision']['checks']} checks, tier {tier})")
+    print(f"  requests:   {len(s['requests'])}")
+    for r in s["requests"]:
+        print(f"    {r['request_id']}  subject_ref {str(r['subject_ref'])[:16]}…  due {r['due_at']}")
+    a = s["audit"]
+    print(f"  audit log:  entry {a['entry_index']} of {a['tree_size']}, root {a['root_hash']}")
+    print(f"  signer key: {s['signer_key_id']}")
+
+
+def _verify(file: Path, key: Path, log_key: Path | None) -> tuple[VerifiedCertificate, Any]:
+    verified = verify_certificate(file, key)
+    audit = verify_certificate_audit(verified, public_key=load_verifier(log_key or key))
+    return verified, audit
+
+
+def _invalid(error: VerificationError, *, as_json: bool) -> typer.Exit:
+    if as_json:
+        emit({"valid": False, "error": one_line(error), "type": type(error).__name__}, as_json=True)
+    sys.stderr.write(f"error: {one_line(error)}\n")
+    return typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Unlearning certificates (in-toto/DSSE, Ed25519).", no_args_is_help=True)
+    app.add_typer(group, name="certificate")
+
+    @group.command("verify")
+    def verify(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., help="The *.intoto.json certificate."),
+        key: Path | None = typer.Option(None, "--key", help="Signer's public key PEM (default HOME/keys)."),
+        log_key: Path | None = typer.Option(
+            None, "--log-key", help="Audit log key PEM when it differs from --key."
+        ),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Verify the signature, the statement and the audit proof; exit 0 valid, 1 invalid."""
+        configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+        try:
+            verified, audit = _verify(file, key or _default_key(ctx), log_key)
+        except VerificationError as e:
+            raise _invalid(e, as_json=as_json) from e
+        data = {
+            "valid": True,
+            "key_id": verified.key_id,
+            "payload_sha256": verified.payload_sha256,
+            "audit": audit,
+            "summary": _summary(verified.statement.to_json_obj()),
+        }
+
+        def human() -> None:
+            p = verified.predicate
+            print(
+                f"valid: certificate {p.job_id} signed by {verified.key_id[:16]}…; "
+                f"audit entry {audit.entry_index} is in the signed log of {audit.tree_size} entries"
+            )
+
+        emit(data, as_json=as_json, human=human)
+
+    @group.command("show")
+    def show(
+        ctx: typer.Context,
+        file: Path = typer.Argument(..., help="The *.intoto.json certificate."),
+        key: Path | None = typer.Option(None, "--key", help="Verify with this public key before showing."),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """A readable summary. Without --key the content is shown UNVERIFIED (and says so)."""
+        configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+        if key is not None:
+            try:
+                verified, _audit = _verify(file, key, None)
+            except VerificationError as e:
+                raise _invalid(e, as_json=as_json) from e
+            summary = _summary(verified.statement.to_json_obj())
+            data: dict[str, Any] = {"verified": True, "key_id": verified.key_id, **summary}
+        else:
+            summary = _summary(read_certificate_unverified(file))
+            data = {"verified": False, "warning": _UNVERIFIED, **summary}
+
+        def human() -> None:
+            if data["verified"]:
+                print(f"VERIFIED with key {data['key_id']}")
+            else:
+                print(f"*** {_UNVERIFIED} ***")
+            _print_summary(summary)
+
+        emit(data, as_json=as_json, human=human)
