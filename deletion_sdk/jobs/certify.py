@@ -1,0 +1,199 @@
+"""Issuing a job's certificate: bind it into the audit log, then sign it.
+
+The certificate must carry the inclusion proof of its own audit entry, so the entry cannot hold the
+signed certificate. Instead it holds ``predicate_sha256``: the SHA-256 of the RFC 8785 bytes of the
+predicate *without* its ``audit`` section. A verifier recomputes that digest from the certificate and
+compares it with the event the proof leads to (:func:`check_audit_binding`), which ties this exact
+certificate content to a signed tree head of the log.
+
+Ed25519 signatures are deterministic, so re-writing the envelope after a crash reproduces the same bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session
+
+import deletion_sdk
+from deletion_sdk.attest import (
+    AuditRecord,
+    CertificatePredicate,
+    DecisionRecord,
+    Envelope,
+    ForgetSetRef,
+    ModelRef,
+    PolicyRef,
+    UnlearnerRecord,
+    VerificationSummary,
+    canonical_digest,
+    certificate_path,
+    parse_envelope,
+    sign_certificate,
+    write_certificate,
+)
+from deletion_sdk.attest import RequestRecord as CertRequest
+from deletion_sdk.errors import AuditLogError
+from deletion_sdk.ledger._types import utcnow
+from deletion_sdk.ledger.records import ModelVersionRecord, RequestRecord
+from deletion_sdk.policy import Decision, Policy
+from deletion_sdk.verification import VerificationReport
+
+__all__ = ["IssuedCertificate", "check_audit_binding", "issue_certificate", "predicate_digest"]
+
+CERTIFICATE_EVENT = "certificate.issued"
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    path: Path
+    envelope_json: str
+    payload_sha256: str
+    audit_index: int
+    issued_at: datetime
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe copy: NaN and infinities become None (RFC 8785 has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def predicate_digest(predicate: CertificatePredicate | dict[str, Any]) -> str:
+    """SHA-256 (hex) of the RFC 8785 bytes of the predicate without its ``audit`` section."""
+    data = (
+        predicate.model_dump(mode="json") if isinstance(predicate, CertificatePredicate) else dict(predicate)
+    )
+    data.pop("audit", None)
+    return canonical_digest(data)
+
+
+def _version(record: ModelVersionRecord) -> str:
+    return f"{record.name}@v{record.version}"
+
+
+def issue_certificate(
+    session: Session,
+    *,
+    audit: Any,
+    signer: Any,
+    job_id: str,
+    requests: Sequence[RequestRecord],
+    policy: Policy,
+    forget_count: int,
+    forget_root: str,
+    original: ModelVersionRecord,
+    unlearned: ModelVersionRecord,
+    attempt: dict[str, Any],
+    report: VerificationReport,
+    report_sha256: str,
+    directory: Path,
+    qualification_report_digest: str | None = None,
+) -> IssuedCertificate:
+    """Append the certificate's audit entry, sign a checkpoint and the certificate (in ``session``)."""
+    issued_at = utcnow()
+    decision = Decision.model_validate(attempt["decision"])
+    core: dict[str, Any] = {
+        "job_id": job_id,
+        "requests": tuple(
+            CertRequest(
+                request_id=r.request_id,
+                subject_ref=r.subject_ref,
+                received_at=r.received_at,
+                due_at=r.due_at,
+                completed_at=issued_at,
+                policy_id=r.policy,
+            )
+            for r in requests
+        ),
+        "policy": PolicyRef(id=policy.id, digest=policy.digest),
+        "forget_set": ForgetSetRef(size=forget_count, merkle_root=forget_root),
+        "original_model": ModelRef(digest=original.weights_digest, version=_version(original)),
+        "unlearned_model": ModelRef(digest=unlearned.weights_digest, version=_version(unlearned)),
+        "unlearner": UnlearnerRecord(
+            name=str(attempt["method"]),
+            version=str(attempt.get("method_version") or "unknown"),
+            parameters=_finite(attempt.get("params") or {}),
+            wall_time_s=float(attempt.get("wall_time_s") or 0.0),
+            device=str(attempt.get("device") or "cpu"),
+        ),
+        "verification": VerificationSummary(
+            tier=str(report.tier),
+            figures=_finite(report.figures.model_dump(mode="json")),
+            report_digest=report_sha256,
+        ),
+        "decision": DecisionRecord(
+            passed=decision.passed,
+            checks=tuple(_finite(c.model_dump(mode="json")) for c in decision.checks),
+        ),
+        "qualification_report_digest": qualification_report_digest,
+        "issued_at": issued_at,
+        "sdk_version": deletion_sdk.__version__,
+        "signer_key_id": signer.key_id,
+    }
+    placeholder = AuditRecord(
+        tree_size=1, root_hash="0" * 64, entry_index=0, leaf_hash="0" * 64, checkpoint="pending"
+    )
+    digest = predicate_digest(CertificatePredicate(**core, audit=placeholder))
+    entry = audit.append(
+        CERTIFICATE_EVENT,
+        {"job_id": job_id, "unlearned_model_sha256": unlearned.weights_digest, "predicate_sha256": digest},
+        actor=f"job:{job_id}",
+        session=session,
+    )
+    record: AuditRecord = audit.audit_record(entry.index, session=session)
+    predicate = CertificatePredicate(**core, audit=record)
+    envelope = sign_certificate(predicate, signer=signer, subject_name=_version(unlearned))
+    envelope_json = envelope.to_json()
+    return IssuedCertificate(
+        path=certificate_path(directory, job_id),
+        envelope_json=envelope_json,
+        payload_sha256=hashlib.sha256(base64.b64decode(json.loads(envelope_json)["payload"])).hexdigest(),
+        audit_index=entry.index,
+        issued_at=issued_at,
+    )
+
+
+def write_issued_certificate(envelope_json: str, path: Path) -> Path:
+    """Write the recorded envelope to ``path`` unless an identical file is already there."""
+    envelope: Envelope = parse_envelope(envelope_json)
+    if path.is_file():
+        try:
+            if parse_envelope(path.read_text()).to_json() == envelope.to_json():
+                return path
+        except Exception:  # an unreadable partial file is simply replaced
+            pass
+    return write_certificate(envelope, path)
+
+
+def check_audit_binding(predicate: CertificatePredicate) -> None:
+    """The certificate's audit event must name this certificate's content.
+
+    Raises:
+        AuditLogError: the event is missing, of another type, or names another predicate digest.
+    """
+    event = predicate.audit.event
+    if event is None:
+        raise AuditLogError("the certificate's audit section carries no event to bind it to")
+    if event.get("type") != CERTIFICATE_EVENT:
+        raise AuditLogError(
+            f"the certificate's audit event is a {event.get('type')!r}, not {CERTIFICATE_EVENT!r}"
+        )
+    data = event.get("data") or {}
+    if not isinstance(data, dict) or data.get("predicate_sha256") != predicate_digest(predicate):
+        raise AuditLogError(
+            "the certificate's audit event names a different certificate (predicate digest differs)"
+        )
