@@ -144,7 +144,7 @@ def normalise_identifier(identifier: str) -> str:
             "The 'subject' parameter must be a non-empty identifier. Got an empty string instead."
         )
     if _EMAIL.match(text):
-        text = text.casefold()
+        text = unicodedata.normalize("NFC", text.casefold())
     return text
 
 
