@@ -51,7 +51,10 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or os.environ.get("DELETION_SDK_DEBUG") == "1"
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="deletion-sdk", standalone_mode=False)
+        # Without standalone mode click *returns* the code of a `raise typer.Exit(n)` instead of raising.
+        returned = command.main(args=args, prog_name="deletion-sdk", standalone_mode=False)
+        if isinstance(returned, int) and returned != 0:
+            sys.exit(returned)
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
