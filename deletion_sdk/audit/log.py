@@ -58,8 +58,6 @@ from deletion_sdk.merkle import (
 
 __all__ = ["AuditEntry", "AuditLog", "ConsistencyProof", "InclusionProof", "SignedCheckpoint"]
 
-_log = get_logger(__name__)
-
 
 class AuditEntry(BaseModel):
     """One entry of the log."""
@@ -362,6 +360,7 @@ class AuditLog:
             leaves = self._leaves(head.size, s)
             if latest is not None:
                 self._check_previous(latest, signer, leaves)
+            self._check_new_entries(latest.tree_size if latest is not None else 0, leaves, s)
             root = root_from_leaf_hashes(leaves)
             checkpoint = Checkpoint(origin=self.origin, tree_size=head.size, root_hash=root.hex())
             return CheckpointRecord(
@@ -375,8 +374,23 @@ class AuditLog:
         record = self.store.add_checkpoint(build, session=session)
         if record is None:  # pragma: no cover - build returns a record whenever none is stored
             raise AuditLogError("no checkpoint was stored")
-        _log.info("audit.checkpoint", tree_size=record.tree_size, root_hash=record.root_hash)
+        get_logger(__name__).info("audit.checkpoint", tree_size=record.tree_size, root_hash=record.root_hash)
         return _signed(record)
+
+    def _check_new_entries(self, start: int, leaves: list[bytes], session: Any) -> None:
+        """Refuse unless every entry not yet under a checkpoint hashes to its stored leaf, in sequence."""
+        for batch in self.store.iter_rows(start=start, stop=len(leaves), session=session):
+            for index, event, _leaf, _chain in batch:
+                raw = event.encode("utf-8")
+                if leaf_hash(raw) != leaves[index]:
+                    raise AuditLogError(
+                        f"refusing to sign: audit log entry {index} does not hash to its stored leaf hash",
+                        index=int(index),
+                    )
+                if json.loads(raw).get("seq") != index:
+                    raise AuditLogError(
+                        f"refusing to sign: audit log entry {index} is out of place", index=int(index)
+                    )
 
     def _check_previous(self, latest: CheckpointRecord, signer: Signer, leaves: list[bytes]) -> None:
         """Refuse unless the tree of ``leaves`` extends the stored checkpoint ``latest``."""

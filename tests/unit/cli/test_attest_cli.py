@@ -1,0 +1,224 @@
+"""``deletion-sdk keys|certificate|audit`` through the real entry point (in-process, for speed)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from deletion_sdk.attest import (
+    CertificatePredicate,
+    DecisionRecord,
+    ForgetSetRef,
+    ModelRef,
+    PolicyRef,
+    RequestRecord,
+    UnlearnerRecord,
+    VerificationSummary,
+    certificate_path,
+    load_signer,
+    sign_certificate,
+    write_certificate,
+)
+from deletion_sdk.audit import AuditLog
+from deletion_sdk.cli.app import main
+from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.merkle import verify_inclusion
+
+SUBJECT_REF = "e" * 64
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    try:
+        main(list(args))
+    except SystemExit as e:
+        code = int(e.code or 0)
+    else:  # pragma: no cover - main always exits
+        code = 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _sha(label: str) -> str:
+    return hashlib.sha256(label.encode()).hexdigest()
+
+
+@pytest.fixture
+def keyed_home(home: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    code, out, _ = run(capsys, "keys", "generate", "--json")
+    assert code == 0, out
+    return home
+
+
+@pytest.fixture
+def ledger(keyed_home: Path) -> Any:
+    code, _, err = run_init(keyed_home)
+    assert code == 0, err
+    opened = Ledger.open(f"sqlite:///{keyed_home / 'ledger.db'}")
+    yield opened
+    opened.dispose()
+
+
+def run_init(home: Path) -> tuple[int, str, str]:
+    try:
+        main(["init", "--json"])
+    except SystemExit as e:
+        return int(e.code or 0), "", ""
+    return 0, "", ""  # pragma: no cover
+
+
+def _certificate(home: Path, ledger: Ledger) -> Path:
+    signer = load_signer(home / "keys")
+    log = AuditLog(ledger, signer=signer)
+    log.append("request.completed", {"request_id": "req-1", "subject_ref": SUBJECT_REF}, actor="batch")
+    entry = log.append("certificate.issued", {"job_id": "job-9"}, actor="batch")
+    t = datetime(2025, 1, 2, tzinfo=UTC)
+    predicate = CertificatePredicate(
+        job_id="job-9",
+        requests=(
+            RequestRecord(
+                request_id="req-1", subject_ref=SUBJECT_REF, received_at=t, due_at=t, policy_id="gdpr-art17"
+            ),
+        ),
+        policy=PolicyRef(id="gdpr-art17", digest=_sha("policy")),
+        forget_set=ForgetSetRef(size=3, merkle_root=_sha("forget")),
+        original_model=ModelRef(digest=_sha("m1"), version="age/1"),
+        unlearned_model=ModelRef(digest=_sha("m2"), version="age/2"),
+        unlearner=UnlearnerRecord(name="finetune", version="1", wall_time_s=1.5, device="cpu"),
+        verification=VerificationSummary(tier="population", figures={"mia_auc": 0.5}),
+        decision=DecisionRecord(passed=True, checks=({"name": "mia_auc", "passed": True},)),
+        audit=log.audit_record(entry.index),
+        issued_at=t,
+        sdk_version="0.1.0",
+        signer_key_id=signer.key_id,
+    )
+    return write_certificate(
+        sign_certificate(predicate, signer=signer), certificate_path(home / "certs", "job-9")
+    )
+
+
+def test_keys_generate_and_show(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, out, _ = run(capsys, "keys", "generate", "--json")
+    assert code == 0
+    generated = json.loads(out)
+    assert Path(generated["private_key_path"]) == home / "keys" / "signing.key"
+    assert generated["encrypted"] is False
+    code, out, err = run(capsys, "keys", "generate")
+    assert code == 2 and err.startswith("error: ") and "--force" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "keys", "show", "--json")
+    assert code == 0 and json.loads(out)["key_id"] == generated["key_id"]
+
+    monkeypatch.setenv("DELETION_SDK_KEY_PASSPHRASE", "s3cret passphrase")
+    code, out, _ = run(capsys, "keys", "generate", "--force", "--json")
+    rotated = json.loads(out)
+    assert code == 0 and rotated["encrypted"] is True and rotated["key_id"] != generated["key_id"]
+    code, out, _ = run(capsys, "keys", "show")
+    assert code == 0 and rotated["key_id"] in out and "encrypted" in out
+
+
+def test_keys_show_without_keys_is_a_configuration_error(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "keys", "show")
+    assert code == 2 and "keys generate" in err
+
+
+def test_certificate_verify_and_show(
+    keyed_home: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cert = _certificate(keyed_home, ledger)
+    pub = str(keyed_home / "keys" / "signing.pub")
+    code, out, err = run(capsys, "certificate", "verify", str(cert), "--key", pub, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["valid"] is True and doc["audit"]["event_type"] == "certificate.issued"
+    assert doc["summary"]["job_id"] == "job-9"
+    code, out, _ = run(capsys, "certificate", "verify", str(cert))  # default key: HOME/keys/signing.pub
+    assert code == 0 and out.startswith("valid:")
+
+    envelope = json.loads(cert.read_text())
+    raw = bytearray(base64.b64decode(envelope["payload"]))
+    raw[100] ^= 1
+    envelope["payload"] = base64.b64encode(bytes(raw)).decode()
+    tampered = tmp_path / "tampered.intoto.json"
+    tampered.write_text(json.dumps(envelope))
+    code, out, err = run(capsys, "certificate", "verify", str(tampered), "--key", pub, "--json")
+    assert code == 1 and json.loads(out)["valid"] is False
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+    code, out, _ = run(capsys, "certificate", "show", str(tampered))
+    assert code == 0 and "UNVERIFIED" in out  # shown, but clearly marked
+    code, out, _ = run(capsys, "certificate", "show", str(cert), "--json")
+    shown = json.loads(out)
+    assert shown["verified"] is False and "UNVERIFIED" in shown["warning"]
+    code, out, _ = run(capsys, "certificate", "show", str(cert), "--key", pub)
+    assert code == 0 and out.startswith("VERIFIED") and "job-9" in out and "PASSED" in out
+    code, _, err = run(capsys, "certificate", "show", str(tampered), "--key", pub)
+    assert code == 1 and err.startswith("error: ")
+
+
+def test_audit_commands(
+    keyed_home: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    log = AuditLog(ledger)
+    for i in range(9):
+        log.append("request.received", {"request_id": f"r{i}", "subject_ref": SUBJECT_REF}, actor="intake")
+
+    code, out, err = run(capsys, "audit", "checkpoint", "--json")
+    assert code == 0, err
+    checkpoint = json.loads(out)
+    assert checkpoint["tree_size"] == 9 and checkpoint["note"].startswith("deletion-sdk.local/audit-log\n9\n")
+
+    code, out, err = run(capsys, "audit", "verify", "--json")
+    assert code == 0, err
+    verified = json.loads(out)
+    assert verified["valid"] is True and verified["tree_size"] == 9 and verified["checkpoints_verified"] == 1
+
+    code, out, _ = run(capsys, "audit", "prove", "4", "--json")
+    proof = json.loads(out)
+    verify_inclusion(
+        leaf=bytes.fromhex(proof["leaf_hash"]),
+        index=4,
+        tree_size=proof["tree_size"],
+        proof=[bytes.fromhex(p) for p in proof["proof"]],
+        root=bytes.fromhex(checkpoint["root_hash"]),
+    )
+    code, out, _ = run(capsys, "audit", "prove", "4")
+    assert code == 0 and "signed checkpoint:" in out
+    code, _, err = run(capsys, "audit", "prove", "99")
+    assert code == 2 and "99" in err
+
+    export = tmp_path / "audit.jsonl"
+    code, out, _ = run(capsys, "audit", "export", "--out", str(export), "--json")
+    assert code == 0 and json.loads(out)["entries"] == 9 and len(export.read_text().splitlines()) == 10
+
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE audit_entries SET event = REPLACE(event, 'r3', 'r8') WHERE entry_index = 3")
+        )
+    code, out, err = run(capsys, "audit", "verify")
+    assert code == 1 and err.startswith("error: audit log entry 3:") and len(err.strip().splitlines()) == 1
+    code, out, err = run(capsys, "audit", "verify", "--json")
+    assert code == 1 and json.loads(out) == {
+        "valid": False,
+        "error": err[len("error: ") :].strip(),
+        "index": 3,
+    }
+    code, out, err = run(capsys, "audit", "checkpoint")  # nothing new: the stored checkpoint stands
+    assert code == 0, err
+    log.append("request.received", {"request_id": "r9", "subject_ref": SUBJECT_REF}, actor="intake")
+    with ledger.engine.begin() as conn:  # an entry not yet signed, edited before the next checkpoint
+        conn.execute(
+            sa.text("UPDATE audit_entries SET event = REPLACE(event, 'r9', 'r7') WHERE entry_index = 9")
+        )
+    code, out, err = run(capsys, "audit", "checkpoint")
+    assert code == 1 and "refusing to sign: audit log entry 9" in err
