@@ -1,0 +1,75 @@
+"""Two processes submitting at the same moment create exactly one request (SQLite file and PostgreSQL)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+ROUNDS = 12
+NOW = datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def _submitter(url: str, tag: str, barrier: Any, queue: Any) -> None:
+    from deletion_sdk.ledger import requests
+    from deletion_sdk.ledger.db import Ledger
+    from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
+    from deletion_sdk.policy import load_policy
+
+    ledger = Ledger.open(url)
+    policy = load_policy("gdpr-art17")
+    key = SubjectKey(bytes(32))
+    out = []
+    try:
+        for i in range(ROUNDS):
+            # even rounds: the same idempotency key; odd rounds: different keys, same subject and policy
+            idem = f"key-{i}" if i % 2 == 0 else f"key-{i}-{tag}"
+            barrier.wait(timeout=60)
+            result = requests.submit(
+                ledger,
+                subject_ref=subject_ref(f"subject-{i}", key),
+                policy=policy,
+                received_at=NOW,
+                idempotency_key=idem,
+                actor=tag,
+            )
+            out.append((result.request.request_id, result.created, result.duplicate_of_open))
+        queue.put((tag, out))
+    except BaseException as e:  # report instead of hanging the parent
+        queue.put((tag, repr(e)))
+        barrier.abort()
+    finally:
+        ledger.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_same_key_create_exactly_one_request(db_url: str) -> None:
+    from deletion_sdk.ledger.db import Ledger
+
+    Ledger.open(db_url, create=True).dispose()
+    ctx = mp.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_submitter, args=(db_url, tag, barrier, queue)) for tag in ("p1", "p2")]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=180) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+    assert all(isinstance(v, list) for v in results.values()), results
+    for i, (a, b) in enumerate(zip(results["p1"], results["p2"], strict=True)):
+        assert a[0] == b[0], f"round {i}: two different requests were created"
+        assert sorted([a[1], b[1]]) == [False, True], f"round {i}: exactly one submit must create"
+        loser = b if a[1] else a
+        assert loser[2] == (i % 2 == 1), (
+            f"round {i}: the loser must say duplicate_of_open only for other keys"
+        )
+    ledger = Ledger.open(db_url)
+    try:
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM deletion_requests").scalar() == ROUNDS
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM request_history").scalar() == ROUNDS
+    finally:
+        ledger.dispose()
