@@ -41,7 +41,7 @@ from deletion_sdk.ledger._types import parse_instant, table_of, utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory, Subject
 from deletion_sdk.ledger.db import Ledger, insert_ignore
 from deletion_sdk.ledger.records import ImportReport, ImportRowError
-from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_row, submit
+from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_values, submit
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import Policy
@@ -273,29 +273,29 @@ def _write_chunk(
                 ids[r.line] = open_by_pair[pair]
                 local.duplicate_of_open += 1
                 continue
-            row = new_request_row(
+            values = new_request_values(
                 subject_ref=r.subject_ref,
                 policy=r.policy,
                 received_at=r.received_at,
                 idempotency_key=r.idempotency_key,
                 now=now,
             )
-            values = {c: getattr(row, c) for c in table_of(DeletionRequest).columns.keys()}  # noqa: SIM118
+            new_id = values["id"]
             new_requests.append(values)
             history.append(
                 {
-                    "request_id": row.id,
+                    "request_id": new_id,
                     "from_status": None,
-                    "to_status": row.status,
+                    "to_status": values["status"],
                     "at": now,
                     "actor": actor,
                     "reason": "batch import",
                 }
             )
-            open_by_pair[pair] = row.id
+            open_by_pair[pair] = new_id
             if r.idempotency_key is not None:
-                seen_keys[r.idempotency_key] = (row.id, r.subject_ref, r.policy.id)
-            ids[r.line] = row.id
+                seen_keys[r.idempotency_key] = (new_id, r.subject_ref, r.policy.id)
+            ids[r.line] = new_id
             local.created += 1
         refs = sorted({v["subject_ref"] for v in new_requests})
         insert_ignore(

@@ -68,6 +68,7 @@ _REQUIRED_COLUMNS = ("example_id", "subject_id", "path", "age")
 SPLITS = ("train", "holdout")
 MAX_AGE = 150.0
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_DIGESTS = re.compile(r"[0-9a-f]*")
 _INSERT_CHUNK = 20_000
 _IN_CHUNK = 500
 
@@ -96,9 +97,16 @@ class ParsedManifest(NamedTuple):
     root_dir: Path
 
 
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+
+
 def leaf_bytes(example_id: str, content_digest: str) -> bytes:
     """RFC 8785 canonical JSON of ``[example_id, content_digest]`` (for strings, JCS equals compact JSON)."""
-    return json.dumps([example_id, content_digest], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if _NEEDS_ESCAPE.search(example_id) or _NEEDS_ESCAPE.search(content_digest):
+        text = json.dumps([example_id, content_digest], ensure_ascii=False, separators=(",", ":"))
+    else:  # nothing to escape: the same bytes, without the encoder's overhead
+        text = f'["{example_id}","{content_digest}"]'
+    return text.encode("utf-8")
 
 
 def _root(pairs: Iterable[tuple[str, str]]) -> str:
@@ -212,37 +220,66 @@ def read_manifest(path: Path, *, subject_key: SubjectKey) -> ParsedManifest:
 # -- registration -------------------------------------------------------------------------------------
 
 
+def _record_problem(number: int, record: Any, seen: dict[str, int]) -> str | None:
+    """Why record ``number`` is invalid (None when it is fine)."""
+    try:
+        example_id, ref, digest, age, split, _path = record
+    except (TypeError, ValueError):
+        return "must be an ExampleInput (6 fields)"
+    if not isinstance(example_id, str) or not example_id:
+        return "example_id must be a non-empty string"
+    if example_id in seen and seen[example_id] != number:
+        return f"duplicate example_id {example_id!r} (first at record {seen[example_id]})"
+    if not isinstance(ref, str) or not SUBJECT_REF_PATTERN.match(ref):
+        return "subject_ref must be 64 lowercase hex digits (a subject reference)"
+    if not isinstance(digest, str) or not _DIGEST.match(digest):
+        return "content_digest must be 64 lowercase hex digits (SHA-256)"
+    if (
+        isinstance(age, bool)
+        or not isinstance(age, int | float)
+        or not math.isfinite(age)
+        or not 0 <= age <= MAX_AGE
+    ):
+        return f"age must be a number of years in [0, {MAX_AGE:g}]; got {age!r}"
+    if split not in SPLITS:
+        return f"split must be one of {', '.join(SPLITS)}; got {split!r}"
+    return None
+
+
 def _validate_records(records: Iterable[ExampleInput]) -> list[ExampleInput]:
-    """Materialise and check in-memory records (positions in messages are 1-based)."""
-    rows: list[ExampleInput] = []
+    """Materialise and check in-memory records (positions in messages are 1-based).
+
+    The common case is checked in bulk (one regex over all digests, one per distinct subject); only when
+    that fails are records checked one by one to name the first bad one.
+    """
+    rows = list(records)
     seen: dict[str, int] = {}
-    ref_ok = SUBJECT_REF_PATTERN.match
-    digest_ok = _DIGEST.match
-    for number, record in enumerate(records, start=1):
-        try:
-            example_id, ref, digest, age, split, _path = record
-        except (TypeError, ValueError):
-            raise ManifestError(f"record {number}: must be an ExampleInput (6 fields)") from None
-        if not isinstance(example_id, str) or not example_id:
-            raise ManifestError(f"record {number}: example_id must be a non-empty string")
-        if example_id in seen:
-            raise ManifestError(
-                f"record {number}: duplicate example_id {example_id!r} (first at record {seen[example_id]})"
+    try:
+        for number, (example_id, *_rest) in enumerate(rows, start=1):
+            seen.setdefault(example_id, number)
+        ok = (
+            all(len(row) == 6 for row in rows)
+            and len(seen) == len(rows)
+            and all(isinstance(e, str) and e for e in seen)
+            and all(isinstance(r, str) and SUBJECT_REF_PATTERN.match(r) for r in {row[1] for row in rows})
+            and all(isinstance(row[2], str) for row in rows)
+            and _DIGESTS.fullmatch("".join(row[2] for row in rows)) is not None
+            and all(len(row[2]) == 64 for row in rows)
+            and all(
+                not isinstance(row[3], bool) and isinstance(row[3], int | float) and 0 <= row[3] <= MAX_AGE
+                for row in rows
             )
-        seen[example_id] = number
-        if not isinstance(ref, str) or not ref_ok(ref):
-            raise ManifestError(
-                f"record {number}: subject_ref must be 64 lowercase hex digits (a subject reference)"
-            )
-        if not isinstance(digest, str) or not digest_ok(digest):
-            raise ManifestError(f"record {number}: content_digest must be 64 lowercase hex digits (SHA-256)")
-        if not isinstance(age, int | float) or not math.isfinite(age) or not 0.0 <= age <= MAX_AGE:
-            raise ManifestError(
-                f"record {number}: age must be a number of years in [0, {MAX_AGE:g}]; got {age!r}"
-            )
-        if split not in SPLITS:
-            raise ManifestError(f"record {number}: split must be one of {', '.join(SPLITS)}; got {split!r}")
-        rows.append(record)
+            and all(row[4] in SPLITS for row in rows)
+        )
+    except (TypeError, ValueError, IndexError):
+        ok = False
+    if not ok:
+        seen = {}
+        for number, record in enumerate(rows, start=1):
+            problem = _record_problem(number, record, seen)
+            if problem is not None:
+                raise ManifestError(f"record {number}: {problem}")
+            seen.setdefault(record[0], number)
     return rows
 
 
@@ -272,6 +309,23 @@ def _copy_examples(session: Session, dataset_id: int, rows: Sequence[ExampleInpu
                 copy.write_row(
                     (dataset_id, r.example_id, r.subject_ref, r.content_digest, r.path, float(r.age), r.split)
                 )
+
+
+def _insert_examples_sqlite(session: Session, dataset_id: int, rows: Sequence[ExampleInput]) -> None:
+    """SQLite fast path: plain executemany through the driver (no per-row type processing is needed)."""
+    connection = session.connection()
+    sql = (
+        "INSERT INTO examples (dataset_id, example_id, subject_ref, content_digest, path, age, split) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    )
+    for part in _chunks(rows, _INSERT_CHUNK):
+        connection.exec_driver_sql(
+            sql,
+            [
+                (dataset_id, r.example_id, r.subject_ref, r.content_digest, r.path, float(r.age), r.split)
+                for r in part
+            ],
+        )
 
 
 def register_examples(
@@ -351,23 +405,7 @@ def register_examples(
         if not ledger.is_sqlite:
             _copy_examples(session, dataset_id, rows)
         else:
-            examples = table_of(Example)
-            for part in _chunks(rows, _INSERT_CHUNK):
-                session.execute(
-                    sa.insert(examples),
-                    [
-                        {
-                            "dataset_id": dataset_id,
-                            "example_id": r.example_id,
-                            "subject_ref": r.subject_ref,
-                            "content_digest": r.content_digest,
-                            "path": r.path,
-                            "age": float(r.age),
-                            "split": r.split,
-                        }
-                        for r in part
-                    ],
-                )
+            _insert_examples_sqlite(session, dataset_id, rows)
         record = DatasetRecord(
             dataset_id=dataset_id,
             name=name,

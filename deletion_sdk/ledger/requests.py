@@ -143,28 +143,32 @@ def _find_existing(
     return None
 
 
-def new_request_row(
+def new_request_values(
     *,
     subject_ref: str,
     policy: Policy,
     received_at: datetime,
     idempotency_key: str | None,
     now: datetime,
-) -> DeletionRequest:
-    """A new ``received`` request row (not yet added to a session)."""
-    return DeletionRequest(
-        id=str(uuid.uuid4()),
-        subject_ref=subject_ref,
-        policy_id=policy.id,
-        policy_digest=policy.digest,
-        status=_S.RECEIVED.value,
-        received_at=received_at,
-        due_at=policy.deadline.due_at(received_at),
-        extensions=0,
-        idempotency_key=idempotency_key,
-        created_at=now,
-        updated_at=now,
-    )
+) -> dict[str, Any]:
+    """Column values of a new ``received`` request (a plain dict: bulk inserts skip ORM objects)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "subject_ref": subject_ref,
+        "policy_id": policy.id,
+        "policy_digest": policy.digest,
+        "status": _S.RECEIVED.value,
+        "received_at": received_at,
+        "due_at": policy.deadline.due_at(received_at),
+        "extensions": 0,
+        "extended_at": None,
+        "extension_reason": None,
+        "idempotency_key": idempotency_key,
+        "completed_at": None,
+        "outcome_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def submit(
@@ -213,12 +217,14 @@ def submit(
                 if found is not None:
                     return found
                 stamp = now or utcnow()
-                row = new_request_row(
-                    subject_ref=subject_ref,
-                    policy=policy,
-                    received_at=received_at,
-                    idempotency_key=idempotency_key,
-                    now=stamp,
+                row = DeletionRequest(
+                    **new_request_values(
+                        subject_ref=subject_ref,
+                        policy=policy,
+                        received_at=received_at,
+                        idempotency_key=idempotency_key,
+                        now=stamp,
+                    )
                 )
                 insert_ignore(
                     session,
