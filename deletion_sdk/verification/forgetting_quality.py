@@ -143,16 +143,30 @@ def _epsilon_table(n: int, delta: float) -> np.ndarray:
     return eps
 
 
+def _numpy_linspace_fixed(start: torch.Tensor, stop: torch.Tensor, num: int) -> torch.Tensor:
+    """``numpy.linspace(start, stop, num)`` for every element of ``start``/``stop`` (float64 ``[...]``, same
+    operations as numpy: ``k * ((stop − start) / (num − 1)) + start``, last sample set to ``stop``), num >= 2.
+
+    Returns:
+        float64 ``[..., num]``.
+    """
+    k = torch.arange(num, dtype=torch.float64, device=start.device)
+    y = k * ((stop - start) / (num - 1)).unsqueeze(-1)
+    y += start.unsqueeze(-1)
+    y[..., -1] = stop
+    return y
+
+
 def _numpy_linspace(start: torch.Tensor, stop: torch.Tensor, num: torch.Tensor, width: int) -> torch.Tensor:
     """Rows of ``numpy.linspace(start, stop, num)`` (float64, same operations), padded to ``width`` with stop.
 
     Args:
-        start, stop: float64 ``[...]``.
-        num: int64 ``[...]`` samples per row (>= 1).
+        start, stop: float64 ``[B]``.
+        num: int64 ``[B]`` samples per row (>= 1).
         width: length of the last axis of the result (>= max(num)).
 
     Returns:
-        float64 ``[..., width]``.
+        float64 ``[B, width]``.
     """
     k = torch.arange(width, dtype=torch.float64, device=start.device)
     div = (num - 1).clamp(min=1).to(torch.float64)
@@ -167,7 +181,7 @@ def _numpy_linspace(start: torch.Tensor, stop: torch.Tensor, num: torch.Tensor, 
 
 
 def _single_thresholds(lo: np.ndarray, hi: np.ndarray, device: torch.device) -> torch.Tensor:
-    """``torch.linspace(lo, hi, ceil((hi − lo)·100))`` per example in float32 on the CPU, as float64 ``[B, M]``.
+    """``torch.linspace(lo, hi, ceil((hi − lo)·100))`` per example (float32, CPU), as float64 ``[B, M]``.
 
     Rows are padded by repeating their last threshold; an example with no threshold gets ``+inf``, which makes
     a rule that is always discarded (no positive prediction at all).
@@ -218,8 +232,7 @@ def _chunk_epsilons(
     n_right = torch.ceil((r_max - r_min) * _PER_UNIT).to(torch.int64)
     right = _numpy_linspace(r_min, r_max, n_right, int(n_right.max()))  # [B, R]
     base = right - width.unsqueeze(1)
-    n_left = torch.full_like(base, _N_LEFT, dtype=torch.int64)
-    left = _numpy_linspace(base - _BUFFER, base + _BUFFER, n_left, _N_LEFT)  # [B, R, 400]
+    left = _numpy_linspace_fixed(base - _BUFFER, base + _BUFFER, _N_LEFT)  # [B, R, 400]
     b_size, r_size = right.shape
     left_flat = left.reshape(b_size, r_size * _N_LEFT)
     del left, base
@@ -361,10 +374,10 @@ def oracle_forgetting_quality(
 ) -> ForgettingQuality:
     """The ceiling F: retrained models scored against other retrained models.
 
-    With ``retrained_b``, ``retrained_a`` plays the unlearned side against ``retrained_b`` (same shape). Without
-    it, the rows of ``retrained_a`` are split at random (``seed``) into two halves of ``n_models // 2`` rows
-    that are scored against each other; the result then has ``n_models // 2`` models, so compare it with a
-    method's F at that number of models.
+    With ``retrained_b``, ``retrained_a`` plays the unlearned side against ``retrained_b`` (same shape).
+    Without it, the rows of ``retrained_a`` are split at random (``seed``) into two halves of
+    ``n_models // 2`` rows that are scored against each other; the result then has ``n_models // 2`` models,
+    so compare it with a method's F at that number of models.
 
     Args:
         retrained_a: ``[n_models, n_examples]`` confidences under retrained models.

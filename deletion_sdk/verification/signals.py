@@ -118,6 +118,7 @@ class Signals(FrozenModel):
         correct: whether the arg-max class equals the label.
         predicted: arg-max class.
         labels: the true class.
+        num_classes: number of classes of the model's output.
         ages: age in years when known (for MAE), else None.
     """
 
@@ -127,6 +128,7 @@ class Signals(FrozenModel):
     correct: BoolArray
     predicted: IntArray
     labels: IntArray
+    num_classes: int
     ages: FloatArray | None = Field(default=None)
 
     @property
@@ -154,6 +156,7 @@ def signals_from_logits(logits: Any, targets: Any, *, ages: Any = None) -> Signa
         correct=predicted == y,
         predicted=predicted,
         labels=y,
+        num_classes=int(z.shape[1]),
         ages=age_arr,
     )
 

@@ -41,7 +41,7 @@ def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> f
     rule_eps = []
     # single thresholds, float32 as torch.linspace makes them
     lo, hi = min(pos.min(), neg.min()), max(pos.max(), neg.max())
-    m = int(math.ceil((hi - lo) * 100))
+    m = math.ceil((hi - lo) * 100)
     if m > 0:
         t = torch.linspace(float(lo), float(hi), m, dtype=torch.float32).double().numpy()
         fpr = (neg[:, None] >= t[None, :]).astype(np.float32).sum(0) / np.float32(n)
@@ -54,7 +54,7 @@ def example_epsilon(pos: np.ndarray, neg: np.ndarray, delta: float = DELTA) -> f
         narrow, wide, width = pos, neg, pos_range
     r_lo = narrow.min() + width - 2.0
     r_hi = narrow.max() + 2.0
-    rights = np.linspace(r_lo, r_hi, int(math.ceil((r_hi - r_lo) * 100)))
+    rights = np.linspace(r_lo, r_hi, math.ceil((r_hi - r_lo) * 100))
     for r in rights:
         lefts = np.linspace(r - width - 2.0, r - width + 2.0, 400)
         tp = ((narrow[:, None] >= lefts[None, :]) & (narrow[:, None] <= r)).astype(np.float32).sum(0)
