@@ -15,6 +15,7 @@ leaf hash = SHA-256(0x00 || RFC 8785 bytes of the event).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -26,7 +27,7 @@ from deletion_sdk.attest.jcs import canonical_json
 from deletion_sdk.errors import InputError
 from deletion_sdk.merkle import leaf_hash
 
-__all__ = ["AuditEvent", "NewEvent", "check_no_personal_data", "event_bytes", "format_instant"]
+__all__ = ["AuditEvent", "NewEvent", "check_no_personal_data", "event_bytes", "event_seq", "format_instant"]
 
 EVENT_TYPE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _SUBJECT_REF = re.compile(r"^[0-9a-f]{64}$")
@@ -119,3 +120,27 @@ class AuditEvent(BaseModel):
 def event_bytes(event: AuditEvent) -> bytes:
     """RFC 8785 canonical bytes of ``event``."""
     return canonical_json(event.model_dump(mode="json"))
+
+
+_SEQ_KEY = ',"seq":'
+
+
+def event_seq(event: str) -> int | None:
+    """The top-level ``seq`` of an event's canonical JSON text (None when it has none), fast.
+
+    In RFC 8785 form the members are sorted (``actor``, ``at``, ``data``, ``seq``, ``type``), so the
+    top-level ``seq`` is the last ``,"seq":`` in the text: a ``"`` inside a string value is always
+    escaped, and only ``type`` follows it. Anything unexpected falls back to a full parse.
+    """
+    pos = event.rfind(_SEQ_KEY)
+    if pos > 0:
+        start = pos + len(_SEQ_KEY)
+        end = event.find(",", start)
+        digits = event[start:end]
+        if end > start and digits.isascii() and digits.isdigit() and event.startswith(',"type":', end):
+            return int(digits)
+    try:
+        value = json.loads(event)["seq"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

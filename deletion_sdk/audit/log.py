@@ -32,6 +32,7 @@ from deletion_sdk.audit.events import (
     NewEvent,
     check_no_personal_data,
     event_bytes,
+    event_seq,
     format_instant,
 )
 from deletion_sdk.audit.store import AuditEntryRecord, AuditHead, AuditStore, CheckpointRecord, SqlAuditStore
@@ -278,24 +279,33 @@ class AuditLog:
         """
         with self.store.snapshot() as s:
             head = self.store.head(session=s).size
-            note: str | None = None
+            signed: CheckpointRecord | None = None
             if size is None:
                 latest = self.store.latest_checkpoint(session=s)
                 if latest is not None and latest.tree_size > index:
-                    size, note = latest.tree_size, latest.note
+                    size, signed = latest.tree_size, latest
                 else:
                     size = head
             else:
                 size = self._size_arg(size, head)
                 at = self.store.checkpoint_covering(size, session=s)
-                note = at.note if at is not None and at.tree_size == size else None
+                signed = at if at is not None and at.tree_size == size else None
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
                 raise NotFoundError(f"audit log entry {index} is not in the tree of size {size}")
             leaves = self._leaves(size, s)
             record = self.store.entry(index, session=s)
-        root = root_from_leaf_hashes(leaves)
         proof = inclusion_proof(leaves, index=index)
-        verify_inclusion(leaf=leaves[index], index=index, tree_size=size, proof=proof, root=root)
+        # against the signed root when a checkpoint covers this size (proves the stored leaves still match it)
+        root = bytes.fromhex(signed.root_hash) if signed is not None else root_from_leaf_hashes(leaves)
+        note = signed.note if signed is not None else None
+        try:
+            verify_inclusion(leaf=leaves[index], index=index, tree_size=size, proof=proof, root=root)
+        except ProofError as e:
+            raise AuditLogError(
+                f"the stored leaf hashes no longer lead to the checkpoint of size {size}; "
+                "run `deletion-sdk audit verify`",
+                index=index,
+            ) from e
         return InclusionProof(
             index=index,
             tree_size=size,
@@ -349,7 +359,8 @@ class AuditLog:
 
         def build(head: AuditHead, latest: CheckpointRecord | None, s: Any) -> CheckpointRecord | None:
             if latest is not None and latest.tree_size == head.size:
-                self._check_previous(latest, signer, self._leaves(head.size, s))
+                same = self._leaves(head.size, s)
+                self._check_previous(latest, signer, same, root_from_leaf_hashes(same))
                 return None
             if latest is not None and latest.tree_size > head.size:
                 raise AuditLogError(
@@ -358,10 +369,10 @@ class AuditLog:
                     index=head.size,
                 )
             leaves = self._leaves(head.size, s)
-            if latest is not None:
-                self._check_previous(latest, signer, leaves)
-            self._check_new_entries(latest.tree_size if latest is not None else 0, leaves, s)
             root = root_from_leaf_hashes(leaves)
+            if latest is not None:
+                self._check_previous(latest, signer, leaves, root)
+            self._check_new_entries(latest.tree_size if latest is not None else 0, leaves, s)
             checkpoint = Checkpoint(origin=self.origin, tree_size=head.size, root_hash=root.hex())
             return CheckpointRecord(
                 tree_size=head.size,
@@ -387,13 +398,15 @@ class AuditLog:
                         f"refusing to sign: audit log entry {index} does not hash to its stored leaf hash",
                         index=int(index),
                     )
-                if json.loads(raw).get("seq") != index:
+                if event_seq(event) != index:
                     raise AuditLogError(
                         f"refusing to sign: audit log entry {index} is out of place", index=int(index)
                     )
 
-    def _check_previous(self, latest: CheckpointRecord, signer: Signer, leaves: list[bytes]) -> None:
-        """Refuse unless the tree of ``leaves`` extends the stored checkpoint ``latest``."""
+    def _check_previous(
+        self, latest: CheckpointRecord, signer: Signer, leaves: list[bytes], root: bytes
+    ) -> None:
+        """Refuse unless the tree of ``leaves`` (whose root is ``root``) extends the checkpoint ``latest``."""
         try:
             if latest.key_id == signer.key_id:
                 previous = open_checkpoint(latest.note, verifier=signer.public_key, origin=self.origin)
@@ -414,7 +427,7 @@ class AuditLog:
                 old_size=previous.tree_size,
                 new_size=new_size,
                 old_root=previous.root,
-                new_root=root_from_leaf_hashes(leaves),
+                new_root=root,
                 proof=consistency_proof(leaves, old_size=previous.tree_size),
             )
         except ProofError as e:

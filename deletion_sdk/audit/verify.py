@@ -23,7 +23,6 @@ by no signature until the next checkpoint is signed.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +33,7 @@ from deletion_sdk.attest.certificate import AuditRecord
 from deletion_sdk.attest.keys import Ed25519Verifier, Verifier
 from deletion_sdk.attest.verify import VerifiedCertificate
 from deletion_sdk.audit.checkpoint import DEFAULT_ORIGIN, Checkpoint, open_checkpoint
-from deletion_sdk.audit.events import AuditEvent, event_bytes
+from deletion_sdk.audit.events import AuditEvent, event_bytes, event_seq
 from deletion_sdk.audit.store import AuditStore, CheckpointRecord, SqlAuditStore
 from deletion_sdk.errors import AuditLogError, ConfigurationError, ProofError, SignatureError
 from deletion_sdk.ledger.auditlog import ZERO_CHAIN
@@ -155,7 +154,6 @@ def verify_audit_log(
         chain = bytes.fromhex(ZERO_CHAIN)
         expected = 0
         sha256 = hashlib.sha256
-        loads = json.loads
 
         while next_cp is not None and next_cp[0].tree_size == 0:
             if next_cp[1].root != EMPTY_ROOT:
@@ -172,10 +170,7 @@ def verify_audit_log(
                 leaf = sha256(b"\x00" + raw).digest()
                 if leaf.hex() != stored_leaf:
                     raise _bad("modified: its event does not hash to its stored leaf hash", expected)
-                try:
-                    seq = loads(raw)["seq"]
-                except (ValueError, KeyError, TypeError):
-                    seq = None
+                seq = event_seq(event)
                 if seq != expected:
                     raise _bad(
                         f"out of place: its event is number {seq} (inserted, removed or moved)", expected

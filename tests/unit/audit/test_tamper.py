@@ -269,3 +269,17 @@ def test_signer_refuses_to_sign_an_edited_unsigned_entry(ledger: Ledger, log_key
         log.checkpoint()
     assert info.value.details["index"] == 22
     assert [c.tree_size for c in log.checkpoints()] == [10, 20]
+
+
+def test_proofs_are_checked_against_the_signed_root(ledger: Ledger, log_key: Ed25519Signer) -> None:
+    log = _build(ledger, log_key)
+    assert log.inclusion_proof(5).checkpoint is not None  # proven against the checkpoint of size 20
+    event = _row(ledger, 3)["event"].replace("r03", "r33")
+    _sql(
+        ledger,
+        "UPDATE audit_entries SET event = :e, leaf_hash = :h WHERE entry_index = 3",
+        e=event,
+        h=_leaf(event).hex(),
+    )
+    with pytest.raises(AuditLogError, match="no longer lead to the checkpoint of size 20"):
+        log.inclusion_proof(5)
