@@ -100,7 +100,7 @@ def register(app: typer.Typer) -> None:
     @group.command("verify")
     def verify(
         ctx: typer.Context,
-        file: Path = typer.Argument(..., help="The *.intoto.json certificate."),
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The *.intoto.json certificate."),
         key: Path | None = typer.Option(None, "--key", help="Signer's public key PEM (default HOME/keys)."),
         log_key: Path | None = typer.Option(
             None, "--log-key", help="Audit log key PEM when it differs from --key."
@@ -133,7 +133,7 @@ def register(app: typer.Typer) -> None:
     @group.command("show")
     def show(
         ctx: typer.Context,
-        file: Path = typer.Argument(..., help="The *.intoto.json certificate."),
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The *.intoto.json certificate."),
         key: Path | None = typer.Option(None, "--key", help="Verify with this public key before showing."),
         as_json: bool = JsonOption,
     ) -> None:

@@ -164,6 +164,10 @@ def test_certificate_verify_and_show(
     assert code == 0 and out.startswith("VERIFIED") and "job-9" in out and "PASSED" in out
     code, _, err = run(capsys, "certificate", "show", str(tampered), "--key", pub)
     assert code == 1 and err.startswith("error: ")
+    code, _, err = run(capsys, "certificate", "verify", str(tmp_path / "missing.intoto.json"))
+    assert code == 2 and err.startswith("error: ")
+    code, _, err = run(capsys, "certificate", "verify", str(cert), "--key", str(tmp_path / "nokey.pem"))
+    assert code == 2 and "public key" in err
 
 
 def test_audit_commands(
