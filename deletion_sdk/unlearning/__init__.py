@@ -15,6 +15,7 @@ from deletion_sdk.unlearning.base import (
     UnlearningProgress,
     UnlearningResult,
 )
+from deletion_sdk.unlearning.budget import estimate_retrain_time_s
 from deletion_sdk.unlearning.registry import (
     ENTRY_POINT_GROUP,
     create_unlearner,
@@ -36,6 +37,7 @@ __all__ = [
     "UnlearningResult",
     "UnlearningRun",
     "create_unlearner",
+    "estimate_retrain_time_s",
     "get_unlearner",
     "list_unlearners",
     "load_entry_points",

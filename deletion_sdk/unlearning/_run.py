@@ -102,8 +102,8 @@ class UnlearningRun:
         """``override``, else the original TrainConfig's ``batch_size``, else 64."""
         if override is not None:
             return override
-        size = getattr(self.context.train_config, "batch_size", None)
-        return int(size) if isinstance(size, int) and size > 0 else DEFAULT_BATCH_SIZE
+        config = self.context.train_config
+        return config.batch_size if config is not None else DEFAULT_BATCH_SIZE
 
     @property
     def num_classes(self) -> int:

@@ -26,6 +26,7 @@ from deletion_sdk._device import resolve_device
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import InputError
 from deletion_sdk.logging import get_logger
+from deletion_sdk.training.config import TrainConfig
 
 if TYPE_CHECKING:
     from deletion_sdk.unlearning._run import UnlearningRun
@@ -100,7 +101,7 @@ class UnlearningContext:
     budget_fraction: float | None = None
     progress: Callable[[UnlearningProgress], None] | None = None
     logger: Any | None = None
-    train_config: Any | None = None
+    train_config: TrainConfig | None = None
     class_counts: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -113,6 +114,11 @@ class UnlearningContext:
             raise InputError(
                 "The 'budget_fraction' parameter needs 'retrain_time_s' (the measured or estimated "
                 "retrain time it is a fraction of). Got retrain_time_s=None instead."
+            )
+        if self.train_config is not None and not isinstance(self.train_config, TrainConfig):
+            raise InputError(
+                "The 'train_config' parameter must be a TrainConfig or None. "
+                f"Got {type(self.train_config).__name__} instead."
             )
         if self.class_counts is not None and (
             not self.class_counts or any(int(c) < 0 for c in self.class_counts)

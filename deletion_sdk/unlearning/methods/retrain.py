@@ -65,10 +65,10 @@ class Retrain(Unlearner):
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
         config = run.context.train_config
-        if not isinstance(config, TrainConfig):
+        if config is None:
             raise InputError(
                 "The 'train_config' of the UnlearningContext must be the original TrainConfig for "
-                f"'retrain'. Got {type(config).__name__} instead."
+                "'retrain'. Got None instead."
             )
         if p.epochs is not None:
             config = config.model_copy(update={"epochs": p.epochs})

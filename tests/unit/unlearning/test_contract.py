@@ -22,7 +22,9 @@ METHODS = list_unlearners()
 @functools.cache
 def _result(task_id: int, name: str, seed: int) -> UnlearningResult:
     task = _TASKS[task_id]
-    return run_unlearner(name, task.model, forget=task.forget, retain=task.retain, context=task.context(seed=seed))
+    return run_unlearner(
+        name, task.model, forget=task.forget, retain=task.retain, context=task.context(seed=seed)
+    )
 
 
 _TASKS: dict[int, TinyTask] = {}
@@ -77,7 +79,11 @@ def test_leaves_input_untouched(tiny_task: TinyTask, name: str) -> None:
     before = _state(tiny_task.model)
     training = tiny_task.model.training
     result = run_unlearner(
-        name, tiny_task.model, forget=tiny_task.forget, retain=tiny_task.retain, context=tiny_task.context(seed=7)
+        name,
+        tiny_task.model,
+        forget=tiny_task.forget,
+        retain=tiny_task.retain,
+        context=tiny_task.context(seed=7),
     )
     after = tiny_task.model.state_dict()
     assert after.keys() == before.keys()
@@ -92,7 +98,11 @@ def test_leaves_input_untouched(tiny_task: TinyTask, name: str) -> None:
 def test_deterministic_under_a_seed(tiny_task: TinyTask, name: str) -> None:
     first = _run(tiny_task, name).model.state_dict()
     second = run_unlearner(
-        name, tiny_task.model, forget=tiny_task.forget, retain=tiny_task.retain, context=tiny_task.context(seed=0)
+        name,
+        tiny_task.model,
+        forget=tiny_task.forget,
+        retain=tiny_task.retain,
+        context=tiny_task.context(seed=0),
     ).model.state_dict()
     for key, value in first.items():
         assert torch.equal(second[key], value), f"{name}: {key} differs between two runs with seed 0"

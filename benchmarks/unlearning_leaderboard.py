@@ -1,0 +1,239 @@
+"""Unlearning leaderboard on the default CPU age predictor.
+
+For every registered unlearner: wall time as a fraction of ``retrain``'s, retain / holdout / forget
+accuracy, and the forget-vs-holdout loss-attack AUC (``roc_auc_score`` of ``-loss``, members = forget
+rows), printed beside the same AUC for ``retrain`` (the target: a method that forgot perfectly is
+indistinguishable from a retrained model, whose forget rows look like holdout rows, AUC near 0.5)
+and for the original model (what there was to remove).
+
+The forget set is whole subjects drawn at random from the training subjects until they hold about
+2% of the training images. The original model and the retrained reference are cached in
+``--cache`` (keyed by the data and training configuration) so that re-runs only pay for the methods.
+
+    python benchmarks/unlearning_leaderboard.py --json
+    python benchmarks/unlearning_leaderboard.py --methods finetune,scrub --set scrub.lr=0.01
+
+Timings on a shared machine are indicative only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import roc_auc_score
+
+from deletion_sdk.data.tensors import FaceTensors
+from deletion_sdk.logging import configure_logging
+from deletion_sdk.training import TrainConfig, build_model, predict_logits, train_model
+from deletion_sdk.unlearning import UnlearningContext, list_unlearners, run_unlearner
+
+FORGET_FRACTION = 0.02
+
+
+def _default_data(seed: int) -> tuple[FaceTensors, FaceTensors, TrainConfig, str]:
+    """(train, holdout, config, description) of the default CPU age predictor."""
+    try:
+        from deletion_sdk.data import default_age_predictor_data  # type: ignore[attr-defined]
+    except ImportError:
+        default_age_predictor_data = None
+    if default_age_predictor_data is not None:
+        bundle = default_age_predictor_data()
+        train, holdout = bundle.train, bundle.holdout
+        config = getattr(bundle, "train_config", None) or TrainConfig()
+        return train, holdout, config, "deletion_sdk.data.default_age_predictor_data()"
+    # Fallback until the data package ships its default: the same generator, subject-disjoint split.
+    from deletion_sdk.data.synthfaces import SynthFacesConfig, generate_faces
+
+    faces = generate_faces(SynthFacesConfig(n_subjects=2700, seed=seed))
+    n_subjects = len(faces.subjects)
+    perm = torch.randperm(n_subjects, generator=torch.Generator().manual_seed(seed + 1))
+    holdout_subjects = set(perm[: int(0.15 * n_subjects)].tolist())
+    is_holdout = torch.tensor([int(s) in holdout_subjects for s in faces.subject_index.tolist()])
+    train = faces.data.take(torch.nonzero(~is_holdout).flatten())
+    holdout = faces.data.take(torch.nonzero(is_holdout).flatten())
+    return (
+        train,
+        holdout,
+        TrainConfig(),
+        "generate_faces(SynthFacesConfig(n_subjects=2700)), 15% subjects held out",
+    )
+
+
+def _forget_subjects(train: FaceTensors, seed: int) -> tuple[FaceTensors, FaceTensors]:
+    """Whole subjects drawn at random until they hold >= 2% of the training rows."""
+    if train.subject_ids is None:
+        raise SystemExit("the training data carries no subject ids: cannot draw whole subjects")
+    subjects = sorted(set(train.subject_ids))
+    order = torch.randperm(len(subjects), generator=torch.Generator().manual_seed(seed + 2)).tolist()
+    rows_of: dict[str, list[int]] = {}
+    for i, s in enumerate(train.subject_ids):
+        rows_of.setdefault(s, []).append(i)
+    chosen: list[int] = []
+    target = math.ceil(FORGET_FRACTION * len(train))
+    for k in order:
+        if len(chosen) >= target:
+            break
+        chosen.extend(rows_of[subjects[k]])
+    forget_ids = {train.example_ids[i] for i in chosen}
+    return train.restrict(forget_ids), train.exclude(forget_ids)
+
+
+def _losses(model: torch.nn.Module, data: FaceTensors) -> tuple[torch.Tensor, float]:
+    logits = predict_logits(model, data)
+    loss = F.cross_entropy(logits, data.labels, reduction="none")
+    return loss, float((logits.argmax(1) == data.labels).float().mean())
+
+
+def _evaluate(
+    model: torch.nn.Module, forget: FaceTensors, retain: FaceTensors, holdout: FaceTensors
+) -> dict[str, float]:
+    f_loss, f_acc = _losses(model, forget)
+    h_loss, h_acc = _losses(model, holdout)
+    _, r_acc = _losses(model, retain)
+    labels = torch.cat([torch.ones(len(f_loss)), torch.zeros(len(h_loss))]).numpy()
+    scores = (-torch.cat([f_loss, h_loss])).numpy()
+    return {
+        "retain_acc": r_acc,
+        "holdout_acc": h_acc,
+        "forget_acc": f_acc,
+        "loss_auc": float(roc_auc_score(labels, scores)),
+        "forget_loss": float(f_loss.mean()),
+        "holdout_loss": float(h_loss.mean()),
+    }
+
+
+def _cached_model(path: Path, config: TrainConfig, builder: Any) -> tuple[torch.nn.Module, float]:
+    from safetensors.torch import load_file, save_file
+
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        model = build_model(config.arch, num_classes=config.num_classes, image_size=config.image_size)
+        model.load_state_dict(load_file(str(path)))
+        return model.eval(), float(json.loads(meta.read_text())["wall_time_s"])
+    start = time.perf_counter()
+    model = builder()
+    wall = time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(path))
+    meta.write_text(json.dumps({"wall_time_s": wall}))
+    return model.eval(), wall
+
+
+def _parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        method, _, param = key.partition(".")
+        if not (method and param and raw):
+            raise SystemExit(f"--set expects METHOD.PARAM=VALUE, got {item!r}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(method, {})[param] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument("--methods", default="", help="comma-separated subset (default: all registered)")
+    parser.add_argument("--set", action="append", default=[], help="METHOD.PARAM=VALUE override (JSON value)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--cache", default="benchmarks/out/unlearning_cache", help="cache of original/retrain"
+    )
+    args = parser.parse_args(argv)
+    configure_logging(level="WARNING")  # logs on stderr: stdout stays one JSON document
+
+    train, holdout, config, source = _default_data(args.seed)
+    forget, retain = _forget_subjects(train, args.seed)
+    key = hashlib.sha256(
+        (
+            config.model_dump_json() + "".join(train.example_ids[:50]) + str(len(train)) + str(args.seed)
+        ).encode()
+    ).hexdigest()[:16]
+    cache = Path(args.cache) / key
+    original, train_s = _cached_model(
+        cache / "original.safetensors",
+        config,
+        lambda: train_model(train, config=config, device=args.device).model,
+    )
+    context = UnlearningContext(device=args.device, seed=args.seed, train_config=config)
+    retrained, retrain_s = _cached_model(
+        cache / "retrain.safetensors",
+        config,
+        lambda: run_unlearner("retrain", original, forget=forget, retain=retain, context=context).model,
+    )
+    reference = _evaluate(retrained, forget, retain, holdout)
+    overrides = _parse_overrides(args.set)
+    names = [m for m in args.methods.split(",") if m] or list_unlearners()
+    rows: list[dict[str, Any]] = [
+        {"method": "original (no unlearning)", **_evaluate(original, forget, retain, holdout)},
+        {"method": "retrain", "wall_time_s": retrain_s, "time_fraction": 1.0, **reference},
+    ]
+    for name in names:
+        if name == "retrain":
+            continue
+        result = run_unlearner(
+            name, original, forget=forget, retain=retain, context=context, params=overrides.get(name)
+        )
+        rows.append(
+            {
+                "method": name,
+                "wall_time_s": result.wall_time_s,
+                "time_fraction": result.wall_time_s / retrain_s,
+                "steps": result.steps,
+                "params": result.params,
+                **_evaluate(result.model, forget, retain, holdout),
+            }
+        )
+        if not args.json:
+            r = rows[-1]
+            print(
+                f"{name:24s} t/retrain {r['time_fraction']:.3f}  retain {r['retain_acc']:.3f}  "
+                f"holdout {r['holdout_acc']:.3f}  forget {r['forget_acc']:.3f}  AUC {r['loss_auc']:.3f} "
+                f"(retrain {reference['loss_auc']:.3f})",
+                flush=True,
+            )
+    doc = {
+        "benchmark": "unlearning_leaderboard",
+        "data": source,
+        "train_config": config.model_dump(mode="json"),
+        "n_train": len(train),
+        "n_forget": len(forget),
+        "n_forget_subjects": len(set(forget.subject_ids or ())),
+        "n_retain": len(retain),
+        "n_holdout": len(holdout),
+        "original_train_time_s": train_s,
+        "retrain_time_s": retrain_s,
+        "retrain_loss_auc": reference["loss_auc"],
+        "device": args.device,
+        "machine": f"{platform.machine()} {platform.processor() or ''} torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads".strip(),
+        "rows": rows,
+    }
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        for r in rows[:2]:
+            print(
+                f"{r['method']:24s} retain {r['retain_acc']:.3f}  holdout {r['holdout_acc']:.3f}  "
+                f"forget {r['forget_acc']:.3f}  AUC {r['loss_auc']:.3f}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""``deletion-sdk unlearners list``: the registered unlearning methods and their default parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from deletion_sdk.cli._common import JsonOption, console, emit, state
+from deletion_sdk.logging import configure_logging
+from deletion_sdk.unlearning import get_unlearner, list_unlearners, unlearner_source
+
+
+def _describe(name: str) -> dict[str, Any]:
+    cls = get_unlearner(name)
+    return {
+        "name": name,
+        "description": cls.description,
+        "paper": cls.paper,
+        "version": cls.version,
+        "exact": cls.exact,
+        "source": unlearner_source(name),
+        "params": cls.Params().model_dump(mode="json"),
+    }
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(help="Unlearning methods (built-in and plugins).", no_args_is_help=True)
+
+    @group.command("list")
+    def list_command(ctx: typer.Context, as_json: bool = JsonOption) -> None:
+        """List every registered unlearner: name, one-line description, default parameters."""
+        # Logs (e.g. a broken plugin's warning) go to stderr: stdout stays one JSON document.
+        configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+        rows = [_describe(name) for name in list_unlearners()]
+
+        def human() -> None:
+            table = Table("name", "description", "default parameters", "source")
+            for row in rows:
+                params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
+                table.add_row(row["name"], row["description"], params, row["source"])
+            console().print(table)
+
+        emit({"unlearners": rows}, as_json=as_json, human=human)
+
+    app.add_typer(group, name="unlearners")
