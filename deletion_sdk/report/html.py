@@ -252,6 +252,29 @@ def _evidence_rows(report: VerificationReport) -> list[dict[str, Any]]:
                     },
                 }
             )
+    figures = report.figures
+    for label, value, help_text in (
+        (
+            "Forgetting quality F",
+            figures.forgetting_quality,
+            "the NeurIPS 2023 unlearning challenge's score over many runs: 1 = as good as retraining",
+        ),
+        (
+            "Challenge final score",
+            figures.final_score,
+            "F times the accuracy kept on retained and test data, relative to retraining",
+        ),
+    ):
+        if value is not None:
+            rows.append(
+                {
+                    "label": label,
+                    "help": help_text,
+                    "original": "—",
+                    "unlearned": _fmt_num(value, ".3f"),
+                    "reference": "—",
+                }
+            )
     return rows
 
 

@@ -56,6 +56,8 @@ class Evidence:
     forget_subjects: tuple[str, ...]
     retrain_estimate_s: float
     attempts: tuple[tuple[UnlearningResult, VerificationReport, Decision], ...]
+    model_confs: np.ndarray  # [3, n_forget] confidences of original, finetuned and retrained models
+    reference_confs: np.ndarray  # [4, n_forget] confidences of models that never saw the forget set
 
 
 def _rows(faces: SynthFaces, lo: int, hi: int) -> list[int]:
@@ -130,6 +132,10 @@ def _build_evidence() -> Evidence:
         retain=retain,
         forget_subjects=faces.subjects[:N_FORGET_SUBJECTS],
         retrain_estimate_s=trained.metrics.wall_time_s,
+        model_confs=np.stack(
+            [compute_signals(m, forget).confidence for m in (original, finetune.model, retrain.model)]
+        ),
+        reference_confs=out_confs,
         attempts=(
             (finetune, report_ft, evaluate(policy, report_ft, method="finetune")),
             (retrain, report_rt, evaluate(policy, report_rt, method="retrain")),

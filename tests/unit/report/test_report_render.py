@@ -25,6 +25,7 @@ from deletion_sdk.report import (
     write_report,
 )
 from deletion_sdk.report.plots import histogram_png, lira_png
+from deletion_sdk.verification import forgetting_quality
 
 from .conftest import Evidence
 
@@ -243,6 +244,21 @@ def test_evidence_tables_carry_the_measured_figures(page: _Page, data: ReportDat
     assert f"{retain.value:.3f}" in text
     flagged = report.lira.target.flagged_fraction[0.05]
     assert f"{flagged:.1%}" in text
+
+
+def test_qualification_figures_are_shown_when_present(
+    make_report_data: MakeData, data: ReportData, evidence: Evidence, page: _Page
+) -> None:
+    quality = forgetting_quality(evidence.model_confs, evidence.reference_confs[:3], device="cpu")
+    final = data.attempts[-1]
+    assert final.verification is not None
+    figures = final.verification.figures.model_copy(update={"forgetting_quality": quality.score})
+    report = final.verification.model_copy(update={"forgetting": quality, "figures": figures})
+    attempt = final.model_copy(update={"verification": report})
+    text = " ".join(_parse(render_report(make_report_data(attempts=(attempt,)))).text)
+    assert "Forgetting quality F" in text and f"{quality.score:.3f}" in text
+    assert "Challenge final score" not in text  # not measured, so not shown
+    assert "Forgetting quality F" not in " ".join(page.text)
 
 
 def test_no_raw_identifier_reaches_the_page(html: str, evidence: Evidence) -> None:
