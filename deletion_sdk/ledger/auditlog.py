@@ -257,25 +257,26 @@ class SqlAuditStore:
     def leaf_hashes(self, *, stop: int, session: Session | None = None) -> list[bytes]:
         """Stored leaf hashes of entries ``0 .. stop-1`` (as bytes), in index order.
 
+        Indexes are a primary key, so ``stop`` rows with ``0 <= index < stop`` are exactly ``0 .. stop-1``.
+
         Raises:
-            IntegrityError: an index in that range is missing.
+            IntegrityError: an index in that range is missing (naming the first one).
         """
+        in_range = (_entries.c.entry_index >= 0) & (_entries.c.entry_index < stop)
         with self._tx(session, write=False) as s:
-            rows = s.execute(
-                sa.select(_entries.c.entry_index, _entries.c.leaf_hash)
-                .where(_entries.c.entry_index < stop)
-                .order_by(_entries.c.entry_index)
-            ).all()
-        hashes = []
-        for expected, (index, leaf) in enumerate(rows):
-            if index != expected:
-                raise IntegrityError(
-                    f"audit log entry {expected} is missing; run `deletion-sdk audit verify`"
-                )
-            hashes.append(bytes.fromhex(leaf))
-        if len(hashes) != stop:
-            raise IntegrityError(f"audit log entry {len(hashes)} is missing; run `deletion-sdk audit verify`")
-        return hashes
+            conn = s.connection()
+            values = (
+                conn.execute(sa.select(_entries.c.leaf_hash).where(in_range).order_by(_entries.c.entry_index))
+                .scalars()
+                .all()
+            )
+            if len(values) != stop:
+                present = conn.execute(
+                    sa.select(_entries.c.entry_index).where(in_range).order_by(_entries.c.entry_index)
+                ).scalars()
+                missing = next((i for i, index in enumerate(present) if index != i), len(values))
+                raise IntegrityError(f"audit log entry {missing} is missing; {_RUN_VERIFY}")
+        return list(map(bytes.fromhex, values))
 
     def checkpoints(self, *, session: Session | None = None) -> list[CheckpointRecord]:
         """Every stored checkpoint, by tree size."""
