@@ -61,13 +61,16 @@ class Dataset(SQLModel, table=True):
 
 class Example(SQLModel, table=True):
     __tablename__ = "examples"
+    # (subject_ref, dataset_id): forget-set resolution filters on both; a subject_ref-only index loses to the
+    # primary key's dataset_id prefix in SQLite's planner and turns every lookup into a dataset scan.
+    __table_args__ = (sa.Index("ix_examples_subject_ref_dataset_id", "subject_ref", "dataset_id"),)
 
     dataset_id: int = Field(
         sa_column=sa.Column(sa.Integer, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     )
     example_id: str = Field(sa_column=sa.Column(sa.String, primary_key=True))
     subject_ref: str = Field(
-        sa_column=sa.Column(sa.String(64), sa.ForeignKey("subjects.subject_ref"), nullable=False, index=True)
+        sa_column=sa.Column(sa.String(64), sa.ForeignKey("subjects.subject_ref"), nullable=False)
     )
     content_digest: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     path: str | None = Field(default=None, sa_column=sa.Column(sa.String, nullable=True))

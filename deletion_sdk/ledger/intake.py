@@ -37,9 +37,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from deletion_sdk.errors import ConflictError, DeletionSDKError, InputError, ManifestError
+from deletion_sdk.ledger._bulk import bulk_insert, ensure_subjects
 from deletion_sdk.ledger._types import parse_instant, table_of, utcnow
-from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory, Subject
-from deletion_sdk.ledger.db import Ledger, insert_ignore
+from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
+from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import ImportReport, ImportRowError
 from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_values, submit
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
@@ -297,16 +298,9 @@ def _write_chunk(
                 seen_keys[r.idempotency_key] = (new_id, r.subject_ref, r.policy.id)
             ids[r.line] = new_id
             local.created += 1
-        refs = sorted({v["subject_ref"] for v in new_requests})
-        insert_ignore(
-            session,
-            table_of(Subject),
-            [{"subject_ref": ref, "first_seen_at": now} for ref in refs],
-            key="subject_ref",
-        )
-        if new_requests:
-            session.execute(sa.insert(table_of(DeletionRequest)), new_requests)
-            session.execute(sa.insert(table_of(RequestHistory)), history)
+        ensure_subjects(session, (v["subject_ref"] for v in new_requests), now=now)
+        bulk_insert(session, table_of(DeletionRequest), new_requests)
+        bulk_insert(session, table_of(RequestHistory), history)
     tally.created += local.created
     tally.existing += local.existing
     tally.duplicate_of_open += local.duplicate_of_open

@@ -37,9 +37,10 @@ from deletion_sdk.errors import (
     NotFoundError,
     SuppressedSubjectError,
 )
+from deletion_sdk.ledger._bulk import copy_errors_as_sqlalchemy, ensure_subjects
 from deletion_sdk.ledger._types import table_of, utcnow
-from deletion_sdk.ledger.core_tables import Dataset, DeletionRequest, Example, Subject, Suppression
-from deletion_sdk.ledger.db import Ledger, insert_ignore
+from deletion_sdk.ledger.core_tables import Dataset, DeletionRequest, Example, Suppression
+from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import DatasetRecord, ForgetSetManifest, SuppressionRecord
 from deletion_sdk.ledger.subjects import SUBJECT_REF_PATTERN, SubjectKey, subject_ref, validate_subject_ref
 from deletion_sdk.logging import get_logger
@@ -71,6 +72,7 @@ _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _DIGESTS = re.compile(r"[0-9a-f]*")
 _INSERT_CHUNK = 20_000
 _IN_CHUNK = 500
+_RESOLVE_CHUNK = 5_000  # well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
 def _log() -> Any:
@@ -97,12 +99,17 @@ class ParsedManifest(NamedTuple):
     root_dir: Path
 
 
-_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
+def _plain(text: str) -> bool:
+    """True when JSON needs no escape in ``text`` (no quote, backslash or control character)."""
+    return '"' not in text and "\\" not in text and (text.isprintable() or not _CONTROL.search(text))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
 
 
 def leaf_bytes(example_id: str, content_digest: str) -> bytes:
     """RFC 8785 canonical JSON of ``[example_id, content_digest]`` (for strings, JCS equals compact JSON)."""
-    if _NEEDS_ESCAPE.search(example_id) or _NEEDS_ESCAPE.search(content_digest):
+    if not _plain(example_id) or not _plain(content_digest):
         text = json.dumps([example_id, content_digest], ensure_ascii=False, separators=(",", ":"))
     else:  # nothing to escape: the same bytes, without the encoder's overhead
         text = f'["{example_id}","{content_digest}"]'
@@ -297,18 +304,15 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def _copy_examples(session: Session, dataset_id: int, rows: Sequence[ExampleInput]) -> None:
     """PostgreSQL fast path: COPY the examples in (psycopg 3)."""
-    dbapi = session.connection().connection.dbapi_connection
-    if dbapi is None:  # pragma: no cover - a live session always has one
-        raise RuntimeError("no DBAPI connection")
-    with dbapi.cursor() as cursor:  # type: ignore[attr-defined]
-        copy_sql = (
-            "COPY examples (dataset_id, example_id, subject_ref, content_digest, path, age, split) FROM STDIN"
-        )
-        with cursor.copy(copy_sql) as copy:
-            for r in rows:
-                copy.write_row(
-                    (dataset_id, r.example_id, r.subject_ref, r.content_digest, r.path, float(r.age), r.split)
-                )
+    dbapi: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
+    copy_sql = (
+        "COPY examples (dataset_id, example_id, subject_ref, content_digest, path, age, split) FROM STDIN"
+    )
+    with copy_errors_as_sqlalchemy(copy_sql), dbapi.cursor() as cursor, cursor.copy(copy_sql) as copy:
+        for r in rows:
+            copy.write_row(
+                (dataset_id, r.example_id, r.subject_ref, r.content_digest, r.path, float(r.age), r.split)
+            )
 
 
 def _insert_examples_sqlite(session: Session, dataset_id: int, rows: Sequence[ExampleInput]) -> None:
@@ -381,14 +385,7 @@ def register_examples(
                 f"{len({r.subject_ref for r in hits})} erased subject(s) on the suppression list: {shown}"
             )
         refs = sorted({r.subject_ref for r in rows})
-        subjects = table_of(Subject)
-        for part in _chunks(refs, _INSERT_CHUNK):
-            insert_ignore(
-                session,
-                subjects,
-                [{"subject_ref": ref, "first_seen_at": stamp} for ref in part],
-                key="subject_ref",
-            )
+        ensure_subjects(session, refs, now=stamp)
         dataset = Dataset(
             name=name,
             root_dir=None if root_dir is None else str(root_dir),
@@ -404,6 +401,7 @@ def register_examples(
             raise RuntimeError("dataset id not assigned")
         if not ledger.is_sqlite:
             _copy_examples(session, dataset_id, rows)
+            session.execute(sa.text("ANALYZE examples"))  # fresh statistics for the planner after a bulk load
         else:
             _insert_examples_sqlite(session, dataset_id, rows)
         record = DatasetRecord(
@@ -577,16 +575,16 @@ def resolve_forget_set(
     else:
         refs = sorted({validate_subject_ref(r, parameter="subject_refs") for r in subject_refs or ()})
     examples = table_of(Example)
+    query = sa.select(
+        examples.c.example_id, examples.c.content_digest, examples.c.dataset_id, examples.c.subject_ref
+    ).where(examples.c.subject_ref.in_(sa.bindparam("refs", expanding=True)))
+    if dataset_id is not None:
+        query = query.where(examples.c.dataset_id == dataset_id)
+    if split is not None:
+        query = query.where(examples.c.split == split)
     matches: list[tuple[str, str, int, str]] = []
-    for part in _chunks(refs, _IN_CHUNK):
-        query = sa.select(
-            examples.c.example_id, examples.c.content_digest, examples.c.dataset_id, examples.c.subject_ref
-        ).where(examples.c.subject_ref.in_(part))
-        if dataset_id is not None:
-            query = query.where(examples.c.dataset_id == dataset_id)
-        if split is not None:
-            query = query.where(examples.c.split == split)
-        matches.extend((str(a), str(b), int(c), str(d)) for a, b, c, d in session.execute(query))
+    for part in _chunks(refs, _RESOLVE_CHUNK):
+        matches.extend(map(tuple, session.execute(query, {"refs": list(part)}).all()))  # type: ignore[arg-type]
     datasets = sorted({m[2] for m in matches})
     if dataset_id is None and len(datasets) > 1:
         raise InputError(
@@ -649,9 +647,7 @@ def suppress(
     if request_id is not None and session.get(DeletionRequest, request_id) is None:
         raise NotFoundError(f"no deletion request with id {request_id!r}")
     stamp = now or utcnow()
-    insert_ignore(
-        session, table_of(Subject), [{"subject_ref": subject_ref, "first_seen_at": stamp}], key="subject_ref"
-    )
+    ensure_subjects(session, [subject_ref], now=stamp)
     row = Suppression(
         subject_ref=subject_ref, request_id=request_id, suppressed_at=stamp, reason=reason.strip()
     )

@@ -31,9 +31,10 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from deletion_sdk.errors import ConflictError, IllegalTransitionError, InputError, NotFoundError
-from deletion_sdk.ledger._types import table_of, utcnow
-from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory, Subject
-from deletion_sdk.ledger.db import Ledger, insert_ignore
+from deletion_sdk.ledger._bulk import ensure_subjects
+from deletion_sdk.ledger._types import utcnow
+from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
+from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import HistoryEntry, RequestRecord, SubmitResult
 from deletion_sdk.ledger.statuses import TERMINAL_STATUSES, RequestStatus
 from deletion_sdk.ledger.subjects import validate_subject_ref
@@ -226,12 +227,7 @@ def submit(
                         now=stamp,
                     )
                 )
-                insert_ignore(
-                    session,
-                    table_of(Subject),
-                    [{"subject_ref": subject_ref, "first_seen_at": stamp}],
-                    key="subject_ref",
-                )
+                ensure_subjects(session, [subject_ref], now=stamp)
                 session.add(row)
                 session.flush()
                 session.add(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,5 +72,55 @@ def test_two_processes_same_key_create_exactly_one_request(db_url: str) -> None:
         with ledger.engine.connect() as conn:
             assert conn.exec_driver_sql("SELECT COUNT(*) FROM deletion_requests").scalar() == ROUNDS
             assert conn.exec_driver_sql("SELECT COUNT(*) FROM request_history").scalar() == ROUNDS
+    finally:
+        ledger.dispose()
+
+
+def _importer(url: str, path: str, barrier: Any, queue: Any) -> None:
+    from deletion_sdk.ledger import intake
+    from deletion_sdk.ledger.db import Ledger
+    from deletion_sdk.ledger.subjects import SubjectKey
+    from deletion_sdk.policy import load_policy
+
+    ledger = Ledger.open(url)
+    try:
+        barrier.wait(timeout=60)
+        report = intake.import_requests(
+            ledger, path=Path(path), subject_key=SubjectKey(bytes(32)), load_policy=load_policy
+        )
+        queue.put(report.model_dump(mode="json"))
+    except BaseException as e:
+        queue.put(repr(e))
+        barrier.abort()
+    finally:
+        ledger.dispose()
+
+
+@pytest.mark.slow
+def test_two_processes_importing_one_file_record_each_row_once(db_url: str, tmp_path: Path) -> None:
+    from deletion_sdk.ledger.db import Ledger
+
+    Ledger.open(db_url, create=True).dispose()
+    path = tmp_path / "requests.csv"
+    rows = [f"person-{i}@example.com,ccpa,2024-05-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z" for i in range(400)]
+    path.write_text("subject,policy,received_at\n" + "\n".join(rows) + "\n")
+    ctx = mp.get_context("spawn")
+    barrier, queue = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_importer, args=(db_url, str(path), barrier, queue)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    reports = [queue.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(isinstance(r, dict) for r in reports), reports
+    assert reports[0]["request_ids"] == reports[1]["request_ids"]
+    assert sorted(r["created"] for r in reports)[1] > 0
+    assert sum(r["created"] for r in reports) == 400
+    assert all(r["errors"] == [] for r in reports)
+    ledger = Ledger.open(db_url)
+    try:
+        with ledger.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM deletion_requests").scalar() == 400
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM request_history").scalar() == 400
     finally:
         ledger.dispose()

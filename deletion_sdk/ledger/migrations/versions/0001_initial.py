@@ -100,7 +100,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("dataset_id", "example_id", name=op.f("pk_examples")),
     )
-    op.create_index(op.f("ix_examples_subject_ref"), "examples", ["subject_ref"], unique=False)
+    op.create_index(
+        "ix_examples_subject_ref_dataset_id", "examples", ["subject_ref", "dataset_id"], unique=False
+    )
     op.create_table(
         "model_versions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -183,7 +185,7 @@ def downgrade() -> None:
         postgresql_where=sa.text("status = 'deployed'"),
     )
     op.drop_table("model_versions")
-    op.drop_index(op.f("ix_examples_subject_ref"), table_name="examples")
+    op.drop_index("ix_examples_subject_ref_dataset_id", table_name="examples")
     op.drop_table("examples")
     op.drop_index(
         "uq_deletion_requests_open_subject_policy",
