@@ -4,20 +4,24 @@ trained by the SDK's own training loop until it memorises its training set (so m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
 from torch import nn
 
 from deletion_sdk.data import FaceTensors
-from deletion_sdk.training import TrainConfig, train_model
+from deletion_sdk.training import Architecture, TrainConfig, register_architecture, train_model
 
 
-class SmallMLP(nn.Module):
-    """``[b, 3, 8, 8] -> [b, classes]``: flatten, one hidden layer."""
+@register_architecture
+class SmallMLP(Architecture):
+    """``[b, 3, S, S] -> [b, classes]``: flatten, one hidden layer (registered: checkpoints rebuild it)."""
+
+    name: ClassVar[str] = "verification_test_mlp"
 
     def __init__(self, *, num_classes: int = 4, image_size: int = 8, hidden: int = 128) -> None:
-        super().__init__()
+        super().__init__(num_classes=num_classes, image_size=image_size)
         self.net = nn.Sequential(
             nn.Flatten(),
             nn.Linear(3 * image_size * image_size, hidden),
@@ -25,8 +29,8 @@ class SmallMLP(nn.Module):
             nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.net(x - 0.5)
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(x)
         return out
 
 

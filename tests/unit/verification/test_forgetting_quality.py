@@ -24,7 +24,7 @@ from ._fq_reference import reference_forgetting_quality
 
 DELTA = 1e-5
 FAST = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-REFERENCE = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+REFERENCE = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def fq(u: np.ndarray, r: np.ndarray) -> ForgettingQuality:
@@ -238,7 +238,7 @@ def test_epsilons_and_score_are_in_range(data: np.ndarray) -> None:
     assert result.score == pytest.approx(result.bin_scores.mean())
 
 
-@FAST
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=SMALL, seed=st.integers(0, 2**16))
 def test_model_order_does_not_matter_and_examples_permute(data: np.ndarray, seed: int) -> None:
     u, r = data[0], data[1]

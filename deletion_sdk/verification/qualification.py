@@ -1,0 +1,385 @@
+"""Qualification (tier ``qualification``): the NeurIPS 2023 challenge's evaluation of an unlearner.
+
+For ``n_models`` seeds ``i``: train an original model on the training set, unlearn the forget set from it
+with the method under test (seed ``i``), and retrain a model from scratch on the retain set. The logit-scaled
+confidences of the forget examples under the N unlearned and N retrained models give the forgetting quality
+F (:func:`~deletion_sdk.verification.forgetting_quality`); mean retain and test accuracies give the final
+score ``F · (RA_U / RA_R) · (TA_U / TA_R)``. The oracle — the retrained models split half against half —
+is the ceiling at ``N // 2`` models; the method is also scored at that size (its first ``N // 2`` unlearned
+models against the first half of the retrained ones) for a like-for-like comparison, since F depends on N.
+
+Originals and retrained models depend only on the data, the forget set, the configuration and the seed, so
+they are cached under ``HOME/qualification/models/<key>/`` (safetensors, digest-checked on load) and shared
+by every method qualified on the same setting.
+
+The report is stored as RFC 8785 canonical JSON named by its SHA-256 under ``HOME/qualification/``; a
+certificate cites that digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import rfc8785
+import torch
+from torch import nn
+
+from deletion_sdk._device import resolve_device
+from deletion_sdk.data.tensors import FaceTensors
+from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
+from deletion_sdk.logging import get_logger
+from deletion_sdk.settings import Settings
+from deletion_sdk.training.checkpoints import (
+    CheckpointMetadata,
+    load_checkpoint,
+    save_checkpoint,
+    training_root,
+)
+from deletion_sdk.training.config import TrainConfig
+from deletion_sdk.training.inference import predict_logits
+from deletion_sdk.training.loop import train_model
+from deletion_sdk.verification._arrays import FrozenModel
+from deletion_sdk.verification.estimates import Estimate, mean_estimate
+from deletion_sdk.verification.forgetting_quality import ForgettingQuality, final_score, forgetting_quality
+from deletion_sdk.verification.signals import logit_scaled_confidence
+
+__all__ = [
+    "QualificationReport",
+    "StoredQualification",
+    "load_qualification",
+    "qualify",
+    "select_forget_set",
+    "store_qualification",
+    "summarize",
+]
+
+SCHEMA_VERSION = 1
+_log = get_logger("deletion_sdk.verification.qualification")
+
+
+class QualificationReport(FrozenModel):
+    """The competition-style evaluation of one unlearner on one model configuration.
+
+    Attributes:
+        schema_version: layout version.
+        unlearner: registry name of the method; unlearner_version: its version; params: its parameters.
+        train_config: the model configuration (seed of model ``i`` is ``train_config.seed + i``).
+        n_models: N, models per side.
+        seed: seeds the forget-set choice.
+        device: where it ran.
+        n_train, n_forget, n_retain, n_test: sizes of the sets.
+        training_root, forget_root: hex Merkle roots of the training and forget example ids.
+        forgetting: F of the N unlearned vs the N retrained models.
+        forgetting_at_oracle_size: F of the first N // 2 unlearned vs the first N // 2 retrained models.
+        oracle: F of the first vs the second half of the retrained models (the ceiling at N // 2).
+        retain_accuracy_unlearned, retain_accuracy_retrained, test_accuracy_unlearned,
+            test_accuracy_retrained: means over the N models (interval across models).
+        final_score: ``F · (RA_U / RA_R) · (TA_U / TA_R)``.
+        unlearning_time_s: seconds per unlearning run (mean over runs).
+        retrain_time_s: seconds of one retraining's optimisation loop (mean over runs).
+        time_fraction: ``unlearning_time_s / retrain_time_s`` (the challenge rejected methods above ~0.2).
+        created_at: UTC time the report was made.
+    """
+
+    schema_version: int = SCHEMA_VERSION
+    unlearner: str
+    unlearner_version: str
+    params: dict[str, Any]
+    train_config: TrainConfig
+    n_models: int
+    seed: int
+    device: str
+    n_train: int
+    n_forget: int
+    n_retain: int
+    n_test: int
+    training_root: str
+    forget_root: str
+    forgetting: ForgettingQuality
+    forgetting_at_oracle_size: ForgettingQuality
+    oracle: ForgettingQuality
+    retain_accuracy_unlearned: Estimate
+    retain_accuracy_retrained: Estimate
+    test_accuracy_unlearned: Estimate
+    test_accuracy_retrained: Estimate
+    final_score: float
+    unlearning_time_s: Estimate
+    retrain_time_s: Estimate
+    time_fraction: float
+    created_at: str
+
+    def canonical_json(self) -> bytes:
+        """RFC 8785 canonical JSON of the report (what its digest is taken over)."""
+        return rfc8785.dumps(self.model_dump(mode="json"))
+
+    def digest(self) -> str:
+        """Hex SHA-256 of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json()).hexdigest()
+
+
+class StoredQualification(FrozenModel):
+    """Where a report was stored and its digest."""
+
+    path: Path
+    digest: str
+
+
+def _qualification_dir(home: str | os.PathLike[str] | None) -> Path:
+    return (Path(home) if home is not None else Settings().home) / "qualification"
+
+
+def store_qualification(
+    report: QualificationReport, *, home: str | os.PathLike[str] | None = None
+) -> StoredQualification:
+    """Write ``report`` as canonical JSON to ``HOME/qualification/<sha256>.json`` (atomically)."""
+    data = report.canonical_json()
+    digest = hashlib.sha256(data).hexdigest()
+    directory = _qualification_dir(home)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{digest}.json"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return StoredQualification(path=path, digest=digest)
+
+
+def load_qualification(digest: str, *, home: str | os.PathLike[str] | None = None) -> QualificationReport:
+    """Load a stored report and check that its bytes still hash to ``digest``.
+
+    Raises:
+        NotFoundError: no report with that digest.
+        IntegrityError: the file's SHA-256 differs from its name.
+    """
+    path = _qualification_dir(home) / f"{digest.lower()}.json"
+    if not path.is_file():
+        raise NotFoundError(f"No qualification report with digest {digest!r} under {str(path.parent)!r}.")
+    data = path.read_bytes()
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != digest.lower():
+        raise IntegrityError(f"Qualification report {str(path)!r} has SHA-256 {actual}, not {digest}.")
+    return QualificationReport.model_validate_json(data)
+
+
+def select_forget_set(train: FaceTensors, *, fraction: float = 0.02, seed: int = 0) -> FaceTensors:
+    """Whole subjects, chosen at random (seeded), until at least ``fraction`` of the rows are covered.
+
+    As in the challenge, no subject is split between the forget and the retain set. Without subject ids,
+    single rows are chosen instead.
+    """
+    if not 0 < fraction < 1:
+        raise InputError(f"The 'fraction' parameter must be a float in (0, 1). Got {fraction!r} instead.")
+    want = max(1, int(np.ceil(fraction * len(train))))
+    rng = np.random.default_rng(seed)
+    if train.subject_ids is None:
+        return train.take(np.sort(rng.permutation(len(train))[:want]).tolist())
+    rows_of: dict[str, list[int]] = {}
+    for i, sid in enumerate(train.subject_ids):
+        rows_of.setdefault(sid, []).append(i)
+    subjects = sorted(rows_of)
+    chosen: list[int] = []
+    for j in rng.permutation(len(subjects)):
+        if len(chosen) >= want:
+            break
+        chosen.extend(rows_of[subjects[j]])
+    return train.take(sorted(chosen))
+
+
+def _models_dir(home: str | os.PathLike[str] | None, key: dict[str, Any]) -> Path:
+    digest = hashlib.sha256(rfc8785.dumps(key)).hexdigest()[:24]
+    return _qualification_dir(home) / "models" / digest
+
+
+def _trained(
+    directory: Path, name: str, data: FaceTensors, config: TrainConfig, device: torch.device
+) -> tuple[nn.Module, float]:
+    """The model ``name`` trained on ``data`` (from the cache when present) and its training-loop seconds."""
+    path = directory / f"{name}.safetensors"
+    if path.is_file():
+        loaded = load_checkpoint(path, device=device)
+        extra = loaded.metadata.extra
+        if loaded.metadata.train_config == config and extra.get("train_time_s"):
+            return loaded.model, float(extra["train_time_s"])
+    result = train_model(data, config=config, device=device)
+    save_checkpoint(
+        result.model,
+        path,
+        metadata=CheckpointMetadata(
+            architecture=config.arch,
+            num_classes=config.num_classes,
+            image_size=config.image_size,
+            train_config=config,
+            training_root=training_root(data.example_ids),
+            n_training_examples=len(data),
+            extra={"train_time_s": repr(result.metrics.train_time_s), "role": name},
+        ),
+    )
+    return result.model, result.metrics.train_time_s
+
+
+def _evaluate(model: nn.Module, sets: dict[str, FaceTensors]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, data in sets.items():
+        logits = predict_logits(model, data)
+        if name == "forget":
+            out[name] = logit_scaled_confidence(logits, data.labels)
+        else:
+            out[name] = float((logits.argmax(1) == data.labels).double().mean())
+    return out
+
+
+def qualify(
+    unlearner: Any,
+    model_config: TrainConfig,
+    n_models: int,
+    *,
+    train: FaceTensors,
+    test: FaceTensors,
+    forget: FaceTensors | None = None,
+    forget_fraction: float = 0.02,
+    params: dict[str, Any] | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    home: str | os.PathLike[str] | None = None,
+    store: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> QualificationReport:
+    """Qualify an unlearner: F, final score and oracle over ``n_models`` originals, retrains and unlearnings.
+
+    Args:
+        unlearner: a registered unlearner name or an :class:`~deletion_sdk.unlearning.Unlearner` instance.
+        model_config: how the original (and every retrained) model is trained; model ``i`` uses seed
+            ``model_config.seed + i``.
+        n_models: N >= 6 (the oracle splits the retrained models into two halves of at least 3).
+        train: the training set of the originals.
+        test: a held-out test set (test accuracy TA).
+        forget: the forget set (a subset of ``train``); None picks whole subjects with
+            :func:`select_forget_set` (``forget_fraction``, ``seed``).
+        forget_fraction: share of training rows to forget when ``forget`` is None.
+        params: parameter overrides for the unlearner.
+        device: where to train, unlearn and evaluate.
+        seed: seeds the forget-set choice; unlearning run ``i`` uses seed ``i``.
+        home: SDK home for the model cache and the stored report (default ``Settings().home``).
+        store: write the report under ``HOME/qualification/`` (see :func:`store_qualification`).
+        progress: called with a one-line message after each model.
+
+    Returns:
+        The :class:`QualificationReport`.
+
+    Raises:
+        InputError: N < 6, a forget example missing from ``train``, or an unknown unlearner / parameter.
+    """
+    from deletion_sdk.unlearning import UnlearningContext, create_unlearner, run_unlearner
+
+    if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 6:
+        raise InputError(f"The 'n_models' parameter must be an int >= 6. Got {n_models!r} instead.")
+    method = create_unlearner(unlearner, **(params or {})) if isinstance(unlearner, str) else unlearner
+    dev = resolve_device(device)
+    if forget is None:
+        forget = select_forget_set(train, fraction=forget_fraction, seed=seed)
+    forget_set = forget
+    missing = set(forget_set.example_ids).difference(train.example_ids)
+    if missing:
+        raise InputError(
+            f"The 'forget' parameter must be a subset of 'train'. Got {len(missing)} other rows."
+        )
+    retain = train.exclude(forget_set.example_ids)
+    cache = _models_dir(
+        home,
+        {
+            "train_config": model_config.model_dump(mode="json"),
+            "training_root": training_root(train.example_ids),
+            "forget_root": training_root(forget_set.example_ids),
+            "device": dev.type,
+        },
+    )
+    sets = {"forget": forget_set, "retain": retain, "test": test}
+    unlearned_eval, retrained_eval, unlearn_s, retrain_s = [], [], [], []
+    for i in range(n_models):
+        cfg = model_config.model_copy(update={"seed": model_config.seed + i})
+        original, _ = _trained(cache, f"original-{i:03d}", train, cfg, dev)
+        run = run_unlearner(
+            method,
+            original,
+            forget=forget_set,
+            retain=retain,
+            context=UnlearningContext(device=dev, seed=i, train_config=cfg),
+        )
+        unlearned_eval.append(_evaluate(run.model, sets))
+        unlearn_s.append(run.wall_time_s)
+        del original, run
+        retrained, seconds = _trained(cache, f"retrain-{i:03d}", retain, cfg, dev)
+        retrained_eval.append(_evaluate(retrained, sets))
+        retrain_s.append(seconds)
+        if progress is not None:
+            progress(f"model {i + 1}/{n_models}: unlearning {unlearn_s[-1]:.1f}s, retraining {seconds:.1f}s")
+
+    u_conf = np.stack([e["forget"] for e in unlearned_eval])
+    r_conf = np.stack([e["forget"] for e in retrained_eval])
+    half = n_models // 2
+    forgetting = forgetting_quality(u_conf, r_conf, device=dev)
+    at_half = forgetting_quality(u_conf[:half], r_conf[:half], device=dev)
+    oracle = forgetting_quality(r_conf[half : 2 * half], r_conf[:half], device=dev)
+
+    def acc(evals: list[dict[str, Any]], key: str) -> Estimate:
+        return mean_estimate(np.array([e[key] for e in evals]))
+
+    ra_u, ra_r = acc(unlearned_eval, "retain"), acc(retrained_eval, "retain")
+    ta_u, ta_r = acc(unlearned_eval, "test"), acc(retrained_eval, "test")
+    u_time, r_time = mean_estimate(np.array(unlearn_s)), mean_estimate(np.array(retrain_s))
+    report = QualificationReport(
+        unlearner=method.name,
+        unlearner_version=method.version,
+        params=method.params.model_dump(mode="json"),
+        train_config=model_config,
+        n_models=n_models,
+        seed=seed,
+        device=str(dev),
+        n_train=len(train),
+        n_forget=len(forget_set),
+        n_retain=len(retain),
+        n_test=len(test),
+        training_root=training_root(train.example_ids),
+        forget_root=training_root(forget_set.example_ids),
+        forgetting=forgetting,
+        forgetting_at_oracle_size=at_half,
+        oracle=oracle,
+        retain_accuracy_unlearned=ra_u,
+        retain_accuracy_retrained=ra_r,
+        test_accuracy_unlearned=ta_u,
+        test_accuracy_retrained=ta_r,
+        final_score=final_score(forgetting, ra_u.value, ra_r.value, ta_u.value, ta_r.value),
+        unlearning_time_s=u_time,
+        retrain_time_s=r_time,
+        time_fraction=u_time.value / r_time.value if r_time.value > 0 else float("inf"),
+        created_at=datetime.now(UTC).isoformat(),
+    )
+    if store:
+        stored = store_qualification(report, home=home)
+        _log.info("qualification.stored", unlearner=method.name, digest=stored.digest, F=forgetting.score)
+    return report
+
+
+def summarize(report: QualificationReport) -> dict[str, Any]:
+    """The headline figures of a report as a flat dict (F, final score, oracle, time fraction, digest)."""
+    return {
+        "unlearner": report.unlearner,
+        "n_models": report.n_models,
+        "forgetting_quality": report.forgetting.score,
+        "final_score": report.final_score,
+        "forgetting_quality_at_half": report.forgetting_at_oracle_size.score,
+        "oracle_forgetting_quality": report.oracle.score,
+        "time_fraction": report.time_fraction,
+        "unlearning_time_s": report.unlearning_time_s.value,
+        "retrain_time_s": report.retrain_time_s.value,
+        "retain_accuracy_unlearned": report.retain_accuracy_unlearned.value,
+        "retain_accuracy_retrained": report.retain_accuracy_retrained.value,
+        "test_accuracy_unlearned": report.test_accuracy_unlearned.value,
+        "test_accuracy_retrained": report.test_accuracy_retrained.value,
+        "digest": report.digest(),
+    }

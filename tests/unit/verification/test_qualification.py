@@ -1,0 +1,133 @@
+"""Qualification: N originals, retrains and unlearning runs, F, final score, oracle, stored report, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from deletion_sdk.cli.app import main
+from deletion_sdk.data import FaceTensors
+from deletion_sdk.errors import InputError, IntegrityError
+from deletion_sdk.training import TrainConfig
+from deletion_sdk.verification.qualification import (
+    QualificationReport,
+    load_qualification,
+    qualify,
+    select_forget_set,
+    store_qualification,
+)
+
+from .conftest import make_faces
+
+CONFIG = TrainConfig(
+    arch="verification_test_mlp", num_classes=4, image_size=8, epochs=5, batch_size=30, lr=1e-2
+)
+
+
+@pytest.fixture(scope="module")
+def qualified(tmp_path_factory: pytest.TempPathFactory) -> tuple[QualificationReport, Path]:
+    g = torch.Generator().manual_seed(9)
+    train = make_faces(120, offset=60_000, generator=g)
+    test = make_faces(40, offset=70_000, generator=g)
+    forget = train.take(list(range(12)))
+    home = tmp_path_factory.mktemp("home")
+    report = qualify("finetune", CONFIG, 6, train=train, test=test, forget=forget, device="cpu", home=home)
+    return report, home
+
+
+def test_report_figures(qualified: tuple[QualificationReport, Path]) -> None:
+    report, _ = qualified
+    assert (report.n_models, report.n_forget, report.n_retain, report.n_test) == (6, 12, 108, 40)
+    assert report.forgetting.n_models == 6 and report.forgetting.epsilons.shape == (12,)
+    assert report.oracle.n_models == 3 and report.forgetting_at_oracle_size.n_models == 3
+    assert 0.0 <= report.forgetting.score <= 1.0
+    expected = (
+        report.forgetting.score
+        * (report.retain_accuracy_unlearned.value / report.retain_accuracy_retrained.value)
+        * (report.test_accuracy_unlearned.value / report.test_accuracy_retrained.value)
+    )
+    assert report.final_score == pytest.approx(expected)
+    assert report.retain_accuracy_retrained.n == 6
+    assert report.time_fraction > 0
+    assert report.unlearner == "finetune" and report.params["epochs"] == 2
+
+
+def test_report_is_stored_by_digest_and_tampering_is_detected(
+    qualified: tuple[QualificationReport, Path],
+) -> None:
+    report, home = qualified
+    digest = report.digest()
+    path = home / "qualification" / f"{digest}.json"
+    assert path.is_file()
+    assert load_qualification(digest, home=home) == report
+    assert json.loads(path.read_bytes()) == json.loads(report.model_dump_json())
+    path.write_bytes(path.read_bytes().replace(b'"finetune"', b'"retrain_"'))
+    with pytest.raises(IntegrityError):
+        load_qualification(digest, home=home)
+    store_qualification(report, home=home)  # restore
+
+
+def test_trained_models_are_cached_and_shared_between_methods(
+    qualified: tuple[QualificationReport, Path],
+) -> None:
+    report, home = qualified
+    cached = sorted(p.name for p in (home / "qualification" / "models").rglob("*.safetensors"))
+    assert len(cached) == 12 and cached[0] == "original-000.safetensors"
+    models = home / "qualification" / "models"
+    mtimes = {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")}
+    g = torch.Generator().manual_seed(9)
+    train = make_faces(120, offset=60_000, generator=g)
+    test = make_faces(40, offset=70_000, generator=g)
+    other = qualify(
+        "neggrad_plus",
+        CONFIG,
+        6,
+        train=train,
+        test=test,
+        forget=train.take(list(range(12))),
+        device="cpu",
+        home=home,
+        store=False,
+    )
+    assert {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")} == mtimes
+    # same retrained models: the retrained-side accuracies and the oracle are identical
+    assert other.retain_accuracy_retrained == report.retain_accuracy_retrained
+    np.testing.assert_array_equal(other.oracle.epsilons, report.oracle.epsilons)
+
+
+def test_forget_set_takes_whole_subjects() -> None:
+    g = torch.Generator().manual_seed(1)
+    base = make_faces(60, offset=0, generator=g)
+    subjects = tuple(f"s{i // 3}" for i in range(60))
+    data = FaceTensors(
+        images=base.images,
+        labels=base.labels,
+        ages=base.ages,
+        example_ids=base.example_ids,
+        subject_ids=subjects,
+    )
+    forget = select_forget_set(data, fraction=0.1, seed=3)
+    assert len(forget) >= 6 and len(forget) % 3 == 0
+    assert forget.subject_ids is not None
+    chosen = set(forget.subject_ids)
+    assert sum(s in chosen for s in subjects) == len(forget)
+
+
+def test_bad_input() -> None:
+    g = torch.Generator().manual_seed(2)
+    train, test = make_faces(30, offset=0, generator=g), make_faces(10, offset=100, generator=g)
+    with pytest.raises(InputError, match="n_models"):
+        qualify("finetune", CONFIG, 4, train=train, test=test, device="cpu", store=False)
+    with pytest.raises(InputError, match="subset"):
+        qualify("finetune", CONFIG, 6, train=train, test=test, forget=test, device="cpu", store=False)
+
+
+def test_cli_rejects_too_few_models(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["qualify", "--unlearner", "finetune", "--models", "2", "--json"])
+    assert exit_info.value.code == 2
+    assert "models" in capsys.readouterr().err
