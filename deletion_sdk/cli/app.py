@@ -36,9 +36,19 @@ def _root(
 
 def _register() -> None:
     """Attach the command groups. Each module exposes ``register(app)``."""
-    from deletion_sdk.cli import audit, certificate, core, datasets, keys, policies, requests, unlearners
+    from deletion_sdk.cli import (
+        audit,
+        certificate,
+        core,
+        datasets,
+        keys,
+        policies,
+        qualify,
+        requests,
+        unlearners,
+    )
 
-    for module in (core, policies, requests, datasets, unlearners, keys, certificate, audit):
+    for module in (core, policies, requests, datasets, unlearners, keys, certificate, audit, qualify):
         module.register(app)
 
 
