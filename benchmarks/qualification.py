@@ -60,7 +60,9 @@ def _machine() -> dict[str, Any]:
 
 
 def _population_check(args: argparse.Namespace, config: TrainConfig) -> dict[str, Any]:
-    data = default_age_predictor_data(args.seed, size=args.size, image_size=config.image_size)
+    data = default_age_predictor_data(
+        args.seed, size=args.size, image_size=config.image_size, n_subjects=args.subjects
+    )
     forget = select_forget_set(data.train, fraction=args.forget_fraction, seed=args.seed)
     retain = data.train.exclude(forget.example_ids)
     out: dict[str, Any] = {
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument("--models", type=int, default=8, help="N (>= 6)")
     parser.add_argument("--size", choices=("default", "tiny"), default="default")
+    parser.add_argument("--subjects", type=int, default=None, help="override the number of subjects")
     parser.add_argument("--epochs", type=int, default=None, help="override TrainConfig.epochs")
     parser.add_argument("--arch", default=None, help="override TrainConfig.arch")
     parser.add_argument("--forget-fraction", type=float, default=0.02)
@@ -116,12 +119,15 @@ def main() -> None:
         "machine": _machine(),
         "train_config": config.model_dump(mode="json"),
         "size": args.size,
+        "subjects": args.subjects,
         "device": args.device,
     }
     if args.population_check:
         result["population_check"] = _population_check(args, config)
     else:
-        data = default_age_predictor_data(args.seed, size=args.size, image_size=config.image_size)
+        data = default_age_predictor_data(
+            args.seed, size=args.size, image_size=config.image_size, n_subjects=args.subjects
+        )
         rows = []
         for method in args.methods:
             start = time.perf_counter()
