@@ -171,7 +171,9 @@ class AuditLog:
             data: ids, digests and subject references only (see :mod:`deletion_sdk.audit.events`).
             actor: the service account, job or role that caused the event.
             at: when it happened (default: now).
-            session: a write session of the ledger to join (commit and rollback are the caller's).
+            session: a write session of the ledger to join (commit and rollback are the caller's). The log
+                head stays locked until that transaction ends, so append near the end of it; checkpoints
+                signed inside it count as published only once it commits.
 
         Returns:
             The stored entry with its index and leaf hash.
