@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from deletion_sdk.errors import ConflictError, DeletionSDKError, InputError, ManifestError
 from deletion_sdk.ledger._bulk import bulk_insert, ensure_subjects
@@ -51,8 +51,7 @@ __all__ = ["IMPORT_COLUMNS", "derived_idempotency_key", "import_requests", "read
 
 IMPORT_COLUMNS = ("subject", "policy", "received_at", "idempotency_key")
 _REQUIRED = ("subject", "policy")
-CHUNK_ROWS = 5_000
-_IN_CHUNK = 500
+CHUNK_ROWS = 5_000  # rows per transaction; also bounds the lookup queries (SQLite allows 32,766 parameters)
 
 
 def _log() -> Any:
@@ -207,24 +206,29 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def _existing(
     session: Session, rows: Sequence[_Row]
-) -> tuple[dict[str, DeletionRequest], dict[tuple[str, str], str]]:
-    keys = sorted({r.idempotency_key for r in rows if r.idempotency_key})
-    by_key: dict[str, DeletionRequest] = {}
-    for part in _chunks(keys, _IN_CHUNK):
-        for row in session.exec(
-            select(DeletionRequest).where(col(DeletionRequest.idempotency_key).in_(part))
-        ):
-            if row.idempotency_key is not None:
-                by_key[row.idempotency_key] = row
-    refs = sorted({r.subject_ref for r in rows})
-    open_by_pair: dict[tuple[str, str], str] = {}
-    open_values = [s.value for s in OPEN_STATUSES]
+) -> tuple[dict[str, tuple[str, str, str]], dict[tuple[str, str], str]]:
+    """Recorded requests: key -> (id, subject_ref, policy), and (subject_ref, policy) -> open request id.
+
+    One query per lookup per chunk, each on a single indexed column (statuses are filtered here, not in SQL:
+    a status predicate tempts PostgreSQL, before it has statistics, into scanning every open request).
+    """
     table = table_of(DeletionRequest)
-    for part in _chunks(refs, _IN_CHUNK):
-        query = sa.select(table.c.id, table.c.subject_ref, table.c.policy_id).where(
-            table.c.subject_ref.in_(part), table.c.status.in_(open_values)
+    keys = sorted({r.idempotency_key for r in rows if r.idempotency_key})
+    by_key: dict[str, tuple[str, str, str]] = {}
+    if keys:
+        query = sa.select(table.c.idempotency_key, table.c.id, table.c.subject_ref, table.c.policy_id).where(
+            table.c.idempotency_key.in_(sa.bindparam("keys", expanding=True))
         )
-        for request_id, ref, policy_id in session.execute(query):
+        for key, request_id, ref, policy_id in session.execute(query, {"keys": keys}):
+            by_key[key] = (request_id, ref, policy_id)
+    refs = sorted({r.subject_ref for r in rows})
+    open_values = {s.value for s in OPEN_STATUSES}
+    open_by_pair: dict[tuple[str, str], str] = {}
+    query = sa.select(table.c.id, table.c.subject_ref, table.c.policy_id, table.c.status).where(
+        table.c.subject_ref.in_(sa.bindparam("refs", expanding=True))
+    )
+    for request_id, ref, policy_id, status in session.execute(query, {"refs": refs}):
+        if status in open_values:
             open_by_pair[(ref, policy_id)] = request_id
     return by_key, open_by_pair
 
@@ -251,13 +255,9 @@ def _write_chunk(
         for r in rows:
             pair = (r.subject_ref, r.policy.id)
             if r.idempotency_key is not None:
-                hit = by_key.get(r.idempotency_key)
-                if hit is not None or r.idempotency_key in seen_keys:
-                    hit_id, hit_ref, hit_policy = (
-                        (hit.id, hit.subject_ref, hit.policy_id)
-                        if hit is not None
-                        else seen_keys[r.idempotency_key]
-                    )
+                hit = by_key.get(r.idempotency_key) or seen_keys.get(r.idempotency_key)
+                if hit is not None:
+                    hit_id, hit_ref, hit_policy = hit
                     if (hit_ref, hit_policy) != pair:
                         errors.append(
                             ImportRowError(
