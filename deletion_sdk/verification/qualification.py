@@ -238,8 +238,8 @@ def qualify(
     model_config: TrainConfig,
     n_models: int,
     *,
-    train: FaceTensors,
-    test: FaceTensors,
+    train: FaceTensors | None = None,
+    test: FaceTensors | None = None,
     forget: FaceTensors | None = None,
     forget_fraction: float = 0.02,
     params: dict[str, Any] | None = None,
@@ -256,8 +256,10 @@ def qualify(
         model_config: how the original (and every retrained) model is trained; model ``i`` uses seed
             ``model_config.seed + i``.
         n_models: N >= 6 (the oracle splits the retrained models into two halves of at least 3).
-        train: the training set of the originals.
-        test: a held-out test set (test accuracy TA).
+        train: the training set of the originals; None generates the default synthetic age-predictor data
+            (``deletion_sdk.data.defaults.default_age_predictor_data(seed)``) and uses its train split.
+        test: a held-out test set (test accuracy TA); None uses that data's test split (``train`` and
+            ``test`` must be given together or not at all).
         forget: the forget set (a subset of ``train``); None picks whole subjects with
             :func:`select_forget_set` (``forget_fraction``, ``seed``).
         forget_fraction: share of training rows to forget when ``forget`` is None.
@@ -278,6 +280,13 @@ def qualify(
 
     if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 6:
         raise InputError(f"The 'n_models' parameter must be an int >= 6. Got {n_models!r} instead.")
+    if (train is None) != (test is None):
+        raise InputError("The 'train' and 'test' parameters must be given together or both left out.")
+    if train is None or test is None:
+        from deletion_sdk.data.defaults import default_age_predictor_data
+
+        data = default_age_predictor_data(seed, image_size=model_config.image_size)
+        train, test = data.train, data.test
     method = create_unlearner(unlearner, **(params or {})) if isinstance(unlearner, str) else unlearner
     dev = resolve_device(device)
     if forget is None:

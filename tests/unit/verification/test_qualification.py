@@ -122,6 +122,8 @@ def test_bad_input() -> None:
     train, test = make_faces(30, offset=0, generator=g), make_faces(10, offset=100, generator=g)
     with pytest.raises(InputError, match="n_models"):
         qualify("finetune", CONFIG, 4, train=train, test=test, device="cpu", store=False)
+    with pytest.raises(InputError, match="together"):
+        qualify("finetune", CONFIG, 6, train=train, device="cpu", store=False)
     with pytest.raises(InputError, match="subset"):
         qualify("finetune", CONFIG, 6, train=train, test=test, forget=test, device="cpu", store=False)
 
