@@ -127,7 +127,7 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     cv = _Canvas(np.ascontiguousarray(background, dtype=np.float32), px=np.asarray((2.0 / s) / scale))
 
     # Proportions: children have bigger, rounder heads and eyes set lower, smaller lower faces.
-    child = p["child"]  # 1 at birth, 0 from 18 years
+    child = p["child"]  # 1 at birth, 0 from 20 years
     hw = 0.45 * (1 + 0.16 * child) * p["face_width"]
     hh = hw * (1.30 - 0.24 * child) * p["face_aspect"]
     hc = -0.08 + 0.02 * child
@@ -166,7 +166,7 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     cv.paint(head * cheeks, _const(b, _BLUSH), alpha=0.22 * child + 0.04)
     wr = p["wrinkle"]
     texture = rng.standard_normal((b, s, s), dtype=np.float32)
-    cv.shade(head * texture, -(0.012 + 0.07 * wr))
+    cv.shade(head * texture, -(0.015 + 0.06 * wr + 0.02 * (1 - child)))
     forehead = head * cv.soft(_c(eye_y - 0.17 * hh) - v, 2.0) * cv.soft(v - _c(hc - 0.62 * hh), 2.0)
     lines = (0.5 + 0.5 * np.cos(2 * np.pi * (v - _c(eye_y)) / _c(0.12 * hh / 0.58))) ** 4
     cv.shade(forehead * lines, 0.30 * wr)

@@ -39,7 +39,6 @@ __all__ = [
     "parse_utkface_age",
 ]
 
-_log = get_logger("deletion_sdk.data")
 
 REQUIRED_COLUMNS = ("example_id", "subject_id", "path", "age")
 # age, then optional gender and race, then a timestamp; ".jpg.chip.jpg" (aligned crops) or ".jpg".
@@ -256,7 +255,7 @@ def load_utkface_folder(
         ids.append(rel)
         ages.append(float(age))
     if malformed:
-        _log.warning(
+        get_logger("deletion_sdk.data").warning(
             "malformed files skipped",
             folder=str(root),
             count=len(malformed),

@@ -227,8 +227,8 @@ def _image_params(
     sd = cfg.age_jitter * (0.5 + 0.05 * sage)
     age = (sage + sd * torch.randn(n, generator=g)).clamp(cfg.min_age, cfg.max_age).round()
     app = age.clamp(min=0.5) * t["apparent"][subj] * torch.exp(0.05 * torch.randn(n, generator=g))
-    child = (1 - app / 18).clamp(0, 1)
-    wrinkle = ((app - 25) / 45).clamp(0, 1)
+    child = (1 - app / 20).clamp(0, 1)
+    wrinkle = ((app - 22) / 48).clamp(0, 1)
     grey = torch.sigmoid((app - t["grey_onset"][subj]) / t["grey_speed"][subj])
     shaved = (torch.rand(n, generator=g) < 0.2).float()
     p = {name: t[name][subj] for name in (

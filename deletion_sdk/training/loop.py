@@ -31,8 +31,6 @@ from deletion_sdk.training.evaluation import evaluate
 
 __all__ = ["TrainMetrics", "TrainResult", "class_weights", "make_optimizer", "make_scheduler", "train_model"]
 
-_log = get_logger("deletion_sdk.training")
-
 
 class TrainMetrics(BaseModel):
     """What a training run measured (all plain floats, JSON-serialisable).
@@ -226,7 +224,7 @@ def train_model(
         train_time_s=train_time,
         images_per_s=n * config.epochs / max(train_time, 1e-9),
     )
-    _log.info(
+    get_logger("deletion_sdk.training").info(
         "training finished",
         arch=config.arch,
         n_train=n,
