@@ -2,7 +2,8 @@
 
 Tiers (DESIGN.md): ``population`` (:func:`verify_population`: attacks on one model, forget vs holdout),
 ``per_example`` (:func:`per_example_lira`: LiRA / U-LiRA against reference models), ``qualification``
-(:func:`forgetting_quality`: the NeurIPS 2023 challenge metric over many unlearned and retrained models).
+(:func:`forgetting_quality`, :func:`qualify`: the NeurIPS 2023 challenge metric over many unlearned and
+retrained models). :class:`ShadowBank` holds the reference models of the per-example tier.
 Functions here return evidence; a policy turns evidence into a decision.
 """
 
@@ -35,6 +36,14 @@ from deletion_sdk.verification.lira import (
     per_example_lira,
     split_in_out,
 )
+from deletion_sdk.verification.qualification import (
+    QualificationReport,
+    StoredQualification,
+    load_qualification,
+    qualify,
+    select_forget_set,
+    store_qualification,
+)
 from deletion_sdk.verification.report import (
     Histogram,
     KeyFigures,
@@ -43,6 +52,12 @@ from deletion_sdk.verification.report import (
     VerificationReport,
     model_evidence,
     verify_population,
+)
+from deletion_sdk.verification.shadow import (
+    ReferenceConfidences,
+    ShadowBank,
+    ShadowBankIndex,
+    default_shadow_models,
 )
 from deletion_sdk.verification.signals import (
     Signals,
@@ -71,20 +86,27 @@ __all__ = [
     "LiraResult",
     "ModelEvidence",
     "ModelUtility",
+    "QualificationReport",
+    "ReferenceConfidences",
     "RocCurve",
+    "ShadowBank",
+    "ShadowBankIndex",
     "Signals",
+    "StoredQualification",
     "Tier",
     "TwoSampleTests",
     "UtilityReport",
     "VerificationReport",
     "bin_scores",
     "compute_signals",
+    "default_shadow_models",
     "evaluate_utility",
     "final_score",
     "fit_gaussians",
     "forgetting_quality",
     "lira_scores",
     "lira_test",
+    "load_qualification",
     "logistic_regression_attack",
     "logit_scaled_confidence",
     "mean_estimate",
@@ -96,9 +118,12 @@ __all__ = [
     "population_attack",
     "prediction_entropy",
     "proportion_estimate",
+    "qualify",
     "roc_curve",
+    "select_forget_set",
     "signals_from_logits",
     "split_in_out",
+    "store_qualification",
     "two_sample_tests",
     "utility_report",
     "verify_population",
