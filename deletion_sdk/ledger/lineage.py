@@ -71,7 +71,6 @@ MAX_AGE = 150.0
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _DIGESTS = re.compile(r"[0-9a-f]*")
 _INSERT_CHUNK = 20_000
-_IN_CHUNK = 500
 _RESOLVE_CHUNK = 5_000  # well under SQLite's 32,766 and PostgreSQL's 65,535 bound parameters
 
 
@@ -559,10 +558,11 @@ def resolve_forget_set(
     if request_ids is not None:
         wanted = sorted(set(request_ids))
         table = table_of(DeletionRequest)
-        for part in _chunks(wanted, _IN_CHUNK):
-            for request_id, ref in session.execute(
-                sa.select(table.c.id, table.c.subject_ref).where(table.c.id.in_(part))
-            ):
+        by_id = sa.select(table.c.id, table.c.subject_ref).where(
+            table.c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+        for part in _chunks(wanted, _RESOLVE_CHUNK):
+            for request_id, ref in session.execute(by_id, {"ids": list(part)}):
                 requests_by_ref.setdefault(ref, []).append(request_id)
         found = {rid for ids in requests_by_ref.values() for rid in ids}
         missing = [rid for rid in wanted if rid not in found]
