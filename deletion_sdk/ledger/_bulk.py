@@ -62,28 +62,37 @@ def ensure_subjects(session: Session, refs: Iterable[str], *, now: datetime) -> 
 def bulk_insert(session: Session, table: sa.Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert ``rows`` (dicts with the same keys) into ``table``; values go through the columns' types.
 
-    PostgreSQL: ``COPY … FROM STDIN`` (psycopg 3). SQLite: driver ``executemany``.
+    PostgreSQL: ``COPY … FROM STDIN`` (psycopg 3). SQLite: one driver ``executemany``. Both skip SQLAlchemy's
+    per-row parameter handling but apply each column type's bind processor (e.g. UTC timestamps).
     """
     if not rows:
         return
     columns = list(rows[0])
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(sa.insert(table), list(rows))
-        return
     dialect = session.get_bind().dialect
     processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
-    dbapi: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
+    memo: dict[tuple[int, Any], Any] = {}  # e.g. one "now" shared by thousands of rows is converted once
+
+    def convert(index: int, value: Any) -> Any:
+        proc = processors[index]
+        if proc is None or value is None:
+            return value
+        if not isinstance(value, datetime):
+            return proc(value)
+        cache_key = (index, value)
+        if cache_key not in memo:
+            memo[cache_key] = proc(value)
+        return memo[cache_key]
+
+    values = [[convert(i, row[name]) for i, name in enumerate(columns)] for row in rows]
     quoted = ", ".join(f'"{name}"' for name in columns)
+    if dialect.name != "postgresql":
+        placeholders = ", ".join("?" for _ in columns)
+        session.connection().exec_driver_sql(
+            f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', [tuple(v) for v in values]
+        )
+        return
+    dbapi: Any = session.connection().connection.dbapi_connection  # psycopg.Connection
     statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
-    with (
-        copy_errors_as_sqlalchemy(statement),
-        dbapi.cursor() as cursor,
-        cursor.copy(statement) as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                [
-                    value if proc is None or value is None else proc(value)
-                    for value, proc in zip((row[name] for name in columns), processors, strict=True)
-                ]
-            )
+    with copy_errors_as_sqlalchemy(statement), dbapi.cursor() as cursor, cursor.copy(statement) as copy:
+        for row_values in values:
+            copy.write_row(row_values)
