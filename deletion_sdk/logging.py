@@ -66,6 +66,9 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, stream: 
 
 
 def get_logger(name: str | None = None) -> Any:
-    """A structlog logger bound to ``logger=name``."""
-    log = structlog.get_logger()
-    return log.bind(logger=name) if name else log
+    """A lazy structlog logger carrying ``logger_name=name``.
+
+    The proxy resolves the configuration at each use, so a module-level logger follows a later
+    :func:`configure_logging` (binding eagerly would freeze the default, stdout-printing configuration).
+    """
+    return structlog.get_logger(logger_name=name) if name else structlog.get_logger()

@@ -10,6 +10,7 @@ import typer
 
 from deletion_sdk.cli._common import CLIState, exit_code_for, one_line
 from deletion_sdk.errors import DeletionSDKError
+from deletion_sdk.logging import configure_logging
 
 __all__ = ["app", "main"]
 
@@ -31,6 +32,7 @@ def _root(
     database_url: str | None = typer.Option(None, "--database-url", help="SQLAlchemy URL of the ledger."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ) -> None:
+    configure_logging(level="DEBUG" if debug else "WARNING")  # stderr: stdout stays one JSON document
     ctx.obj = CLIState(home=home, database_url=database_url, debug=debug)
 
 
