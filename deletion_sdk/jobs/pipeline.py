@@ -397,7 +397,7 @@ class BatchRunner:
             steps=result.steps,
         )
         with self.ledger.session() as session:
-            candidate = registry.register_model_version_in(
+            candidate = registry.add_model_version(
                 session,
                 name=original.name,
                 weights_digest=saved.digest,

@@ -24,6 +24,7 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlmodel import Session
 
 from deletion_sdk.errors import ConfigurationError
+from deletion_sdk.ledger.events import SINK_KEY, EventSink
 from deletion_sdk.ledger.tables import metadata
 from deletion_sdk.logging import get_logger
 
@@ -100,6 +101,9 @@ class Ledger:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Receives every change event inside the changing transaction (see ledger.events); the SDK
+        # installs the audit log here.
+        self.event_sink: EventSink | None = None
         self._write_engine = (
             engine.execution_options(ledger_sqlite_begin="IMMEDIATE") if self.is_sqlite else engine
         )
@@ -169,6 +173,8 @@ class Ledger:
             A SQLModel session bound to the transaction (objects stay usable after commit).
         """
         with Session(self._write_engine if write else self.engine, expire_on_commit=False) as session:
+            if self.event_sink is not None:
+                session.info[SINK_KEY] = self.event_sink
             try:
                 yield session
                 session.commit()

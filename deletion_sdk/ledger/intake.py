@@ -41,8 +41,9 @@ from deletion_sdk.ledger._bulk import bulk_insert, ensure_subjects
 from deletion_sdk.ledger._types import parse_instant, table_of, utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.events import ChangeEvent, emit_many
 from deletion_sdk.ledger.records import ImportReport, ImportRowError
-from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_values, submit
+from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_values, received_event, submit
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import Policy
@@ -301,6 +302,10 @@ def _write_chunk(
         ensure_subjects(session, (v["subject_ref"] for v in new_requests), now=now)
         bulk_insert(session, table_of(DeletionRequest), new_requests)
         bulk_insert(session, table_of(RequestHistory), history)
+        emit_many(
+            session,
+            [ChangeEvent("request.received", received_event(v), actor) for v in new_requests],
+        )
     tally.created += local.created
     tally.existing += local.existing
     tally.duplicate_of_open += local.duplicate_of_open

@@ -50,7 +50,9 @@ class JobRequestRow(SQLModel, table=True):
         sa_column=sa.Column(sa.String(36), sa.ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     )
     request_id: str = Field(
-        sa_column=sa.Column(sa.String(36), sa.ForeignKey("deletion_requests.id"), primary_key=True, index=True)
+        sa_column=sa.Column(
+            sa.String(36), sa.ForeignKey("deletion_requests.id"), primary_key=True, index=True
+        )
     )
 
 

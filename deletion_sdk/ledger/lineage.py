@@ -41,6 +41,7 @@ from deletion_sdk.ledger._bulk import copy_errors_as_sqlalchemy, ensure_subjects
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.core_tables import Dataset, DeletionRequest, Example, Suppression
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.events import emit, text_digest
 from deletion_sdk.ledger.records import DatasetRecord, ForgetSetManifest, SuppressionRecord
 from deletion_sdk.ledger.subjects import SUBJECT_REF_PATTERN, SubjectKey, subject_ref, validate_subject_ref
 from deletion_sdk.logging import get_logger
@@ -414,6 +415,19 @@ def register_examples(
             n_subjects=len(refs),
             created_at=stamp,
         )
+        emit(
+            session,
+            "dataset.registered",
+            {
+                "dataset_id": dataset_id,
+                "dataset_name": name,
+                "examples_root": root,
+                "n_examples": len(rows),
+                "n_subjects": len(refs),
+                "manifest_sha256": manifest_digest,
+            },
+            actor="ledger",
+        )
     _log().info(
         "dataset.registered",
         dataset_id=record.dataset_id,
@@ -653,6 +667,12 @@ def suppress(
     )
     session.add(row)
     session.flush()
+    emit(
+        session,
+        "subject.suppressed",
+        {"subject_ref": subject_ref, "request_id": request_id, "reason_sha256": text_digest(reason.strip())},
+        actor="ledger",
+    )
     _log().info("subject.suppressed", subject_ref=subject_ref, request_id=request_id)
     return _suppression_record(row)
 

@@ -19,11 +19,13 @@ from deletion_sdk.errors import ConflictError, InputError, NotFoundError
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import Dataset, ModelVersion
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.events import emit
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import ModelStatus
 from deletion_sdk.logging import get_logger
 
 __all__ = [
+    "add_model_version",
     "deployed",
     "get_model_version",
     "list_model_versions",
@@ -69,8 +71,8 @@ def _digest(value: str | None, parameter: str, *, required: bool) -> str | None:
     return value
 
 
-def register_model_version(
-    ledger: Ledger,
+def add_model_version(
+    session: Session,
     *,
     name: str,
     weights_digest: str,
@@ -83,9 +85,11 @@ def register_model_version(
     status: ModelStatus | str = ModelStatus.CANDIDATE,
     now: datetime | None = None,
 ) -> ModelVersionRecord:
-    """Record a new version of model ``name`` (version number = previous + 1).
+    """Record a new version of model ``name`` (version number = previous + 1) inside ``session``.
 
     ``status`` may be ``candidate`` (default) or ``rejected``; use :func:`mark_deployed` to deploy.
+    A concurrent registration of the same name may make the flush fail with an IntegrityError
+    (:func:`register_model_version` retries that in a fresh transaction).
 
     Raises:
         InputError: malformed arguments.
@@ -110,40 +114,60 @@ def register_model_version(
             "The 'status' parameter must be candidate or rejected (deploy with mark_deployed). "
             f"Got {status!r} instead."
         )
-    stamp = now or utcnow()
+    if dataset_id is not None and session.get(Dataset, dataset_id) is None:
+        raise NotFoundError(f"no dataset with id {dataset_id}")
+    if parent_id is not None and session.get(ModelVersion, parent_id) is None:
+        raise NotFoundError(f"no model version with id {parent_id}")
+    latest = session.exec(select(func.max(ModelVersion.version)).where(ModelVersion.name == name)).one()
+    row = ModelVersion(
+        name=name.strip(),
+        version=int(latest or 0) + 1,
+        weights_digest=weights_digest,
+        path=path,
+        architecture=architecture,
+        dataset_id=dataset_id,
+        training_root=training_root,
+        parent_id=parent_id,
+        status=initial.value,
+        metrics=dict(metrics or {}),
+        created_at=now or utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    record = _record(row)
+    emit(
+        session,
+        "model.registered",
+        {
+            "model_name": record.name,
+            "version": record.version,
+            "version_id": record.model_version_id,
+            "weights_sha256": record.weights_digest,
+            "architecture": record.architecture,
+            "dataset_id": record.dataset_id,
+            "training_root": record.training_root,
+            "parent_version_id": record.parent_id,
+            "status": record.status,
+        },
+        actor="ledger",
+    )
+    return record
+
+
+def register_model_version(ledger: Ledger, **fields: Any) -> ModelVersionRecord:
+    """:func:`add_model_version` in a transaction of its own, retried when a concurrent registration
+    took the same version number."""
     for _attempt in range(5):
         try:
             with ledger.session() as session:
-                if dataset_id is not None and session.get(Dataset, dataset_id) is None:
-                    raise NotFoundError(f"no dataset with id {dataset_id}")
-                if parent_id is not None and session.get(ModelVersion, parent_id) is None:
-                    raise NotFoundError(f"no model version with id {parent_id}")
-                latest = session.exec(
-                    select(func.max(ModelVersion.version)).where(ModelVersion.name == name)
-                ).one()
-                row = ModelVersion(
-                    name=name.strip(),
-                    version=int(latest or 0) + 1,
-                    weights_digest=weights_digest,
-                    path=path,
-                    architecture=architecture,
-                    dataset_id=dataset_id,
-                    training_root=training_root,
-                    parent_id=parent_id,
-                    status=initial.value,
-                    metrics=dict(metrics or {}),
-                    created_at=stamp,
-                )
-                session.add(row)
-                session.flush()
-                record = _record(row)
+                record = add_model_version(session, **fields)
         except sa.exc.IntegrityError:  # another process took the same version number: take the next one
             continue
         _log().info(
             "model_version.registered", model=record.name, version=record.version, id=record.model_version_id
         )
         return record
-    raise ConflictError(f"could not allocate a version number for model {name!r}; try again")
+    raise ConflictError(f"could not allocate a version number for model {fields.get('name')!r}; try again")
 
 
 def _row(session: Session, model_version_id: int) -> ModelVersion:
@@ -214,6 +238,18 @@ def mark_deployed(session: Session, model_version_id: int) -> ModelVersionRecord
     row.status = ModelStatus.DEPLOYED.value
     session.add(row)
     session.flush()
+    emit(
+        session,
+        "model.deployed",
+        {
+            "model_name": row.name,
+            "version": row.version,
+            "version_id": row.id,
+            "weights_sha256": row.weights_digest,
+            "superseded_version_id": None if previous is None else previous.id,
+        },
+        actor="ledger",
+    )
     _log().info(
         "model_version.deployed",
         model=row.name,
@@ -242,7 +278,15 @@ def set_status(session: Session, model_version_id: int, status: ModelStatus | st
             "The 'status' parameter must not be deployed here; use mark_deployed. Got 'deployed'."
         )
     row = _row(session, model_version_id)
+    before = row.status
     row.status = target.value
     session.add(row)
     session.flush()
+    if before != row.status:
+        emit(
+            session,
+            "model.status_changed",
+            {"version_id": row.id, "from_status": before, "to_status": row.status},
+            actor="ledger",
+        )
     return _record(row)

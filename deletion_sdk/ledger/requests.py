@@ -35,6 +35,7 @@ from deletion_sdk.ledger._bulk import ensure_subjects
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.events import emit, text_digest
 from deletion_sdk.ledger.records import HistoryEntry, RequestRecord, SubmitResult
 from deletion_sdk.ledger.statuses import TERMINAL_STATUSES, RequestStatus
 from deletion_sdk.ledger.subjects import validate_subject_ref
@@ -49,6 +50,7 @@ __all__ = [
     "history",
     "list_requests",
     "overdue",
+    "received_event",
     "submit",
     "to_record",
     "transition",
@@ -108,6 +110,18 @@ def to_record(row: DeletionRequest) -> RequestRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def received_event(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Audit data of a newly recorded request from its column values (pseudonymous: ids, policy, dates)."""
+    return {
+        "request_id": values["id"],
+        "subject_ref": values["subject_ref"],
+        "policy": values["policy_id"],
+        "policy_digest": values["policy_digest"],
+        "received_at": values["received_at"].isoformat(),
+        "due_at": values["due_at"].isoformat(),
+    }
 
 
 def _aware(value: datetime, parameter: str) -> datetime:
@@ -236,6 +250,7 @@ def submit(
                     )
                 )
                 record = to_record(row)
+                emit(session, "request.received", received_event(row.model_dump()), actor=actor)
         except sa.exc.IntegrityError:
             # A concurrent submit recorded the same key, or an open request of the same subject and policy,
             # between our read and our insert. Our transaction is rolled back; read theirs.
@@ -311,6 +326,19 @@ def transition(
         )
     )
     session.flush()
+    emit(
+        session,
+        "request.status_changed",
+        {
+            "request_id": row.id,
+            "subject_ref": row.subject_ref,
+            "policy": row.policy_id,
+            "from_status": current.value,
+            "to_status": target.value,
+            "reason_sha256": text_digest(reason),
+        },
+        actor=actor,
+    )
     _log().info(
         "request.transition",
         request_id=row.id,
@@ -381,6 +409,19 @@ def extend(
         )
     )
     session.flush()
+    emit(
+        session,
+        "request.extended",
+        {
+            "request_id": row.id,
+            "subject_ref": row.subject_ref,
+            "policy": row.policy_id,
+            "previous_due_at": old_due.isoformat(),
+            "due_at": row.due_at.isoformat(),
+            "reason_sha256": text_digest(why),
+        },
+        actor=actor,
+    )
     _log().info("request.extended", request_id=row.id, due_at=row.due_at.isoformat(), actor=actor)
     return to_record(row)
 

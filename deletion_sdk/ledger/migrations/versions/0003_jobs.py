@@ -45,7 +45,9 @@ def upgrade() -> None:
             ["job_id"], ["jobs.id"], name=op.f("fk_job_requests_job_id_jobs"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["request_id"], ["deletion_requests.id"], name=op.f("fk_job_requests_request_id_deletion_requests")
+            ["request_id"],
+            ["deletion_requests.id"],
+            name=op.f("fk_job_requests_request_id_deletion_requests"),
         ),
         sa.PrimaryKeyConstraint("job_id", "request_id", name=op.f("pk_job_requests")),
     )
