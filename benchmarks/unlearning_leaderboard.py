@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
+from deletion_sdk.data import default_age_predictor_data
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.training import TrainConfig, build_model, predict_logits, train_model
@@ -42,31 +43,8 @@ FORGET_FRACTION = 0.02
 
 def _default_data(seed: int) -> tuple[FaceTensors, FaceTensors, TrainConfig, str]:
     """(train, holdout, config, description) of the default CPU age predictor."""
-    try:
-        from deletion_sdk.data import default_age_predictor_data  # type: ignore[attr-defined]
-    except ImportError:
-        default_age_predictor_data = None
-    if default_age_predictor_data is not None:
-        bundle = default_age_predictor_data()
-        train, holdout = bundle.train, bundle.holdout
-        config = getattr(bundle, "train_config", None) or TrainConfig()
-        return train, holdout, config, "deletion_sdk.data.default_age_predictor_data()"
-    # Fallback until the data package ships its default: the same generator, subject-disjoint split.
-    from deletion_sdk.data.synthfaces import SynthFacesConfig, generate_faces
-
-    faces = generate_faces(SynthFacesConfig(n_subjects=2700, seed=seed))
-    n_subjects = len(faces.subjects)
-    perm = torch.randperm(n_subjects, generator=torch.Generator().manual_seed(seed + 1))
-    holdout_subjects = set(perm[: int(0.15 * n_subjects)].tolist())
-    is_holdout = torch.tensor([int(s) in holdout_subjects for s in faces.subject_index.tolist()])
-    train = faces.data.take(torch.nonzero(~is_holdout).flatten())
-    holdout = faces.data.take(torch.nonzero(is_holdout).flatten())
-    return (
-        train,
-        holdout,
-        TrainConfig(),
-        "generate_faces(SynthFacesConfig(n_subjects=2700)), 15% subjects held out",
-    )
+    data = default_age_predictor_data(seed)
+    return data.train, data.holdout, TrainConfig(), f"default_age_predictor_data(seed={seed}), TrainConfig()"
 
 
 def _forget_subjects(train: FaceTensors, seed: int) -> tuple[FaceTensors, FaceTensors]:

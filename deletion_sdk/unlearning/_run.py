@@ -21,13 +21,12 @@ from torch import nn
 from deletion_sdk._device import autocast
 from deletion_sdk.data.tensors import FaceTensors, iterate_batches
 from deletion_sdk.errors import BudgetExceeded
+from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.unlearning.base import UnlearnerParams, UnlearningContext, UnlearningProgress
 
 __all__ = ["Batch", "UnlearningRun", "concat", "cross_entropy"]
 
 P = TypeVar("P", bound=UnlearnerParams)
-
-DEFAULT_BATCH_SIZE = 64
 
 
 class Batch(NamedTuple):
@@ -99,11 +98,8 @@ class UnlearningRun:
         return self.params
 
     def batch_size(self, override: int | None = None) -> int:
-        """``override``, else the original TrainConfig's ``batch_size``, else 64."""
-        if override is not None:
-            return override
-        config = self.context.train_config
-        return config.batch_size if config is not None else DEFAULT_BATCH_SIZE
+        """``override``, else the original TrainConfig's ``batch_size``."""
+        return override if override is not None else self.train_config.batch_size
 
     @property
     def num_classes(self) -> int:
@@ -211,17 +207,42 @@ class UnlearningRun:
             p.requires_grad_(False)
         return frozen
 
-    def sgd(
+    @property
+    def train_config(self) -> TrainConfig:
+        """The original training configuration (the SDK's default recipe when the context has none)."""
+        config = self.context.train_config
+        return config if config is not None else TrainConfig()
+
+    def optimizer(
         self,
-        lr: float,
+        lr_scale: float,
         *,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
         params: Sequence[nn.Parameter] | None = None,
-    ) -> torch.optim.SGD:
-        """SGD over ``params`` (default: all trainable parameters of the run's model)."""
+        weight_decay: bool = True,
+    ) -> torch.optim.Optimizer:
+        """The original training's optimiser at ``lr_scale`` times its peak learning rate.
+
+        Same kind (SGD with Nesterov momentum, or AdamW), momentum and weight decay as the
+        TrainConfig, decay on weight matrices and kernels only, as in training. Methods state their
+        learning rates as fractions of the training one, so defaults tuned on one recipe carry over.
+
+        Args:
+            lr_scale: learning rate as a fraction of ``train_config.lr``.
+            params: parameters to optimise (default: all trainable parameters of the run's model).
+            weight_decay: False turns decay off.
+        """
+        config = self.train_config
         chosen = [p for p in (self.model.parameters() if params is None else params) if p.requires_grad]
-        return torch.optim.SGD(chosen, lr=lr, momentum=momentum, weight_decay=weight_decay)
+        decay = config.weight_decay if weight_decay else 0.0
+        groups: list[dict[str, Any]] = [
+            {"params": [p for p in chosen if p.dim() > 1], "weight_decay": decay},
+            {"params": [p for p in chosen if p.dim() <= 1], "weight_decay": 0.0},
+        ]
+        groups = [g for g in groups if g["params"]]
+        lr = config.lr * lr_scale
+        if config.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=lr, momentum=config.momentum, nesterov=config.momentum > 0)
+        return torch.optim.AdamW(groups, lr=lr)
 
     def cosine(self, optimizer: torch.optim.Optimizer, total_steps: int) -> Any:
         """A cosine learning-rate decay to 0 over ``total_steps`` optimiser steps."""
@@ -237,27 +258,29 @@ class UnlearningRun:
         optimizer: torch.optim.Optimizer,
         *,
         scheduler: Any | None = None,
-        grad_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+        update_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
         clip_grad_norm: float | None = None,
     ) -> None:
-        """Backward, optionally rescale/clip gradients, optimiser step, count, report.
+        """Backward, optimiser step (optionally clipped, optionally rescaled per weight), count, report.
 
         Args:
             loss: scalar loss to minimise.
             optimizer: the optimiser to step.
             scheduler: an LR scheduler stepped after the optimiser.
-            grad_scale: ``(parameter, factor)`` pairs; ``parameter.grad *= factor`` before the step
-                (masks, damping). ``factor`` broadcasts against the parameter.
-            clip_grad_norm: clip the global gradient norm to this value (after ``grad_scale``).
+            update_scale: ``(parameter, factor)`` pairs: each weight moves ``factor`` times what the
+                optimiser moved it (0 freezes it, 0.1 is a tenth of the learning rate), for any
+                optimiser, momentum and weight decay included. ``factor`` broadcasts.
+            clip_grad_norm: clip the global gradient norm to this value.
         """
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        for param, factor in grad_scale:
-            if param.grad is not None:
-                param.grad.mul_(factor)
         if clip_grad_norm is not None:
             nn.utils.clip_grad_norm_(self.model.parameters(), clip_grad_norm)
+        before = [param.detach().clone() for param, _ in update_scale]
         optimizer.step()
+        with torch.no_grad():
+            for (param, factor), old in zip(update_scale, before, strict=True):
+                param.lerp_(old, 1.0 - factor)  # old + factor * (new - old)
         if scheduler is not None:
             scheduler.step()
         self.steps += 1

@@ -37,7 +37,9 @@ class BadTeacher(Unlearner):
         # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
         epochs: int = Field(1, ge=1, description="passes over the forget + retain-subset mix")
         retain_fraction: float = Field(0.3, gt=0, le=1, description="share of the retain set mixed in")
-        lr: float = Field(1e-4, gt=0, description="Adam learning rate")
+        lr_scale: float = Field(
+            0.05, gt=0, description="LR as a fraction of the training LR (paper: Adam 1e-4)"
+        )
         temperature: float = Field(1.0, gt=0)
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
@@ -56,7 +58,7 @@ class BadTeacher(Unlearner):
         flags = torch.cat([torch.ones(len(run.forget)), torch.zeros(k)]).long()
         mixed = FaceTensors(images=mixed.images, labels=flags, ages=mixed.ages, example_ids=mixed.example_ids)
         run.model.train()
-        opt = torch.optim.Adam([w for w in run.model.parameters() if w.requires_grad], lr=p.lr)
+        opt = run.optimizer(p.lr_scale)
         t = p.temperature
         for _ in run.epochs(p.epochs, phase="distil"):
             for b in run.batches(mixed, batch_size=p.batch_size):

@@ -1,7 +1,8 @@
 """``finetune``: keep training on the retain set only and let catastrophic forgetting erase the rest.
 
-Update rule: SGD with momentum and a cosine learning-rate decay on the retain cross-entropy
-``CE(f(x_r), y_r)``; the forget set is never touched. The standard baseline of Golatkar et al.
+Update rule: the original training's optimiser, re-warmed to ``lr_scale`` times its peak learning
+rate and cosine-decayed, on the retain cross-entropy ``CE(f(x_r), y_r)``; the forget set is never
+touched. The standard baseline of Golatkar et al.
 (2020) and of the NeurIPS 2023 unlearning challenge starting kit.
 """
 
@@ -30,15 +31,15 @@ class Finetune(Unlearner):
     class Params(UnlearnerParams):
         # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
         epochs: int = Field(2, ge=1, description="passes over the retain set")
-        lr: float = Field(0.01, gt=0, description="initial SGD learning rate (cosine-decayed to 0)")
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
+        lr_scale: float = Field(
+            1.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
         run.model.train()
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        opt = run.optimizer(p.lr_scale)
         sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.retain, p.batch_size))
         for _ in run.epochs(p.epochs, phase="retain"):
             for b in run.batches(run.retain, batch_size=p.batch_size):

@@ -32,16 +32,17 @@ class L1Sparse(Unlearner):
     class Params(UnlearnerParams):
         # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
         epochs: int = Field(2, ge=1, description="passes over the retain set")
-        lr: float = Field(0.01, gt=0)
+        lr_scale: float = Field(
+            1.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         gamma: float = Field(5e-5, ge=0, description="initial L1 coefficient, decayed linearly to 0")
-        momentum: float = Field(0.9, ge=0, lt=1)
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
         run.model.train()
         weights = [w for w in run.model.parameters() if w.requires_grad]
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=0.0)
+        opt = run.optimizer(p.lr_scale, weight_decay=False)
         total = p.epochs * run.steps_per_epoch(run.retain, p.batch_size)
         sched = run.cosine(opt, total)
         for _ in run.epochs(p.epochs, phase="retain"):

@@ -5,8 +5,9 @@ Update rule, as its authors described it: gradients are collected on the forget 
 summed, they are small exactly where the two sets pull a weight the same way. The ``reinit_fraction``
 (30%) of convolution weights with the smallest combined magnitude, chosen globally and unstructured,
 are re-initialised with He initialisation (fan-out, ReLU). The model is then fine-tuned on the retain
-set with a linear warm-up and linear decay, the gradients of every weight that was *not*
-re-initialised scaled by ``damping`` (1/10 of the learning rate).
+set with a linear warm-up and linear decay, the updates of every weight that was *not*
+re-initialised scaled by ``damping`` (1/10 of the learning rate; the authors scaled SGD gradients,
+which is the same thing for SGD and, unlike gradient scaling, also holds for Adam).
 
 Write-up: https://www.kaggle.com/competitions/neurips-2023-machine-unlearning/discussion/459200 ;
 ranking: Triantafillou et al., arXiv:2406.09073 (2024).
@@ -42,11 +43,9 @@ class MaskedSmallGradients(Unlearner):
         # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
         reinit_fraction: float = Field(0.3, gt=0, lt=1, description="share of conv weights re-initialised")
         epochs: int = Field(2, ge=1, description="fine-tuning passes over the retain set")
-        lr: float = Field(0.01, gt=0, description="peak learning rate")
+        lr_scale: float = Field(1.0, gt=0, description="peak LR as a fraction of the training LR")
         warmup_fraction: float = Field(0.2, ge=0, lt=1, description="share of steps in linear warm-up")
-        damping: float = Field(0.1, ge=0, le=1, description="gradient scale of weights not re-initialised")
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
+        damping: float = Field(0.1, ge=0, le=1, description="update scale of weights not re-initialised")
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
     def _run(self, run: UnlearningRun) -> None:
@@ -72,7 +71,7 @@ class MaskedSmallGradients(Unlearner):
                 else:
                     scale.append((w, torch.tensor(p.damping, dtype=w.dtype, device=w.device)))
         run.model.train()
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        opt = run.optimizer(p.lr_scale)
         total = p.epochs * run.steps_per_epoch(run.retain, p.batch_size)
         warm = max(1, round(p.warmup_fraction * total))
         sched = torch.optim.lr_scheduler.LambdaLR(
@@ -80,4 +79,4 @@ class MaskedSmallGradients(Unlearner):
         )
         for _ in run.epochs(p.epochs, phase="retain"):
             for b in run.batches(run.retain, batch_size=p.batch_size):
-                run.step(F.cross_entropy(run.forward(b.x), b.y), opt, scheduler=sched, grad_scale=scale)
+                run.step(F.cross_entropy(run.forward(b.x), b.y), opt, scheduler=sched, update_scale=scale)

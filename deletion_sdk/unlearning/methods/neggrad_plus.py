@@ -33,15 +33,15 @@ class NegGradPlus(Unlearner):
             5, ge=1, description="passes over the forget set, each paired with retain batches"
         )
         alpha: float = Field(0.2, ge=0, description="weight of the forget-set ascent term")
-        lr: float = Field(0.01, gt=0)
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
+        lr_scale: float = Field(
+            0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
         run.model.train()
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        opt = run.optimizer(p.lr_scale)
         sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.forget, p.batch_size))
         retain = run.cycle(run.retain, batch_size=p.batch_size)
         for _ in run.epochs(p.epochs, phase="forget+retain"):

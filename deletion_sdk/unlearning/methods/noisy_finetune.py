@@ -2,7 +2,8 @@
 
 Update rule, as its author described it: Gaussian noise is added to every convolution weight
 ("confusing the model's vision while keeping the original information on average"), then the model
-is fine-tuned on the retain set with SGD and a class-weighted cross-entropy; just before the final
+is fine-tuned on the retain set with a class-weighted cross-entropy (the author: SGD, lr 7e-4;
+here the original training's optimiser at ``lr_scale`` times its learning rate); just before the final
 epoch a lighter noise is added again. Deviations, both to make the rule scale-free: the noise
 standard deviation is relative to each weight tensor's own standard deviation (the author used an
 absolute 0.6 on a ResNet-18), and the author's class weights (1 for the dominant class, 0.05 for
@@ -51,9 +52,9 @@ class NoisyFinetune(Unlearner):
         noise: float = Field(0.6, ge=0, description="noise std relative to each conv weight's std")
         final_noise: float = Field(0.1, ge=0, description="relative noise added before the last epoch")
         epochs: int = Field(3, ge=1, description="fine-tuning passes over the retain set; author: 4")
-        lr: float = Field(0.01, gt=0)
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
+        lr_scale: float = Field(
+            0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         class_weight_power: float = Field(
             0.5, ge=0, description="w_c = (n_c / n_max) ** power; 0: unweighted"
         )
@@ -65,7 +66,7 @@ class NoisyFinetune(Unlearner):
         weight = (counts / counts.max()).pow(p.class_weight_power)
         _perturb_convs(run.model, p.noise)
         run.model.train()
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        opt = run.optimizer(p.lr_scale)
         sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.retain, p.batch_size))
         for epoch in run.epochs(p.epochs, phase="retain"):
             if epoch == p.epochs - 1 and epoch > 0:

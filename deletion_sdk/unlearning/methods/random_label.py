@@ -25,19 +25,17 @@ def random_label_updates(
     run: UnlearningRun,
     *,
     epochs: int,
-    lr: float,
-    momentum: float,
-    weight_decay: float,
+    lr_scale: float,
     forget_weight: float,
     batch_size: int | None,
-    grad_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
+    update_scale: Sequence[tuple[torch.Tensor, torch.Tensor]] = (),
 ) -> None:
     """``epochs`` passes over the forget set with fixed random wrong labels, paired with retain batches."""
     n_classes = run.num_classes
     shift = torch.randint(1, n_classes, (len(run.forget),), generator=run.generator)
     wrong = ((run.forget.labels + shift) % n_classes).to(run.device)  # [n_forget], never the true label
     run.model.train()
-    opt = run.sgd(lr, momentum=momentum, weight_decay=weight_decay)
+    opt = run.optimizer(lr_scale, weight_decay=not update_scale)
     sched = run.cosine(opt, epochs * run.steps_per_epoch(run.forget, batch_size))
     retain = run.cycle(run.retain, batch_size=batch_size)
     for _ in run.epochs(epochs, phase="random-label"):
@@ -47,7 +45,7 @@ def random_label_updates(
             loss = F.cross_entropy(run.forward(rb.x), rb.y) + forget_weight * F.cross_entropy(
                 run.forward(fb.x), y_wrong
             )
-            run.step(loss, opt, scheduler=sched, grad_scale=grad_scale)
+            run.step(loss, opt, scheduler=sched, update_scale=update_scale)
 
 
 @register_unlearner
@@ -63,9 +61,9 @@ class RandomLabel(Unlearner):
     class Params(UnlearnerParams):
         # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
         epochs: int = Field(5, ge=1, description="passes over the forget set")
-        lr: float = Field(0.01, gt=0)
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
+        lr_scale: float = Field(
+            0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         forget_weight: float = Field(1.0, ge=0, description="weight of the random-label loss")
         batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
 
@@ -74,9 +72,7 @@ class RandomLabel(Unlearner):
         random_label_updates(
             run,
             epochs=p.epochs,
-            lr=p.lr,
-            momentum=p.momentum,
-            weight_decay=p.weight_decay,
+            lr_scale=p.lr_scale,
             forget_weight=p.forget_weight,
             batch_size=p.batch_size,
         )

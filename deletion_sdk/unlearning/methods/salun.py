@@ -3,7 +3,7 @@
 Update rule (Fan et al. 2024): the saliency of each weight is the magnitude of the forget-set
 cross-entropy gradient ``|grad_theta CE(f(x_f), y_f)|``; a hard threshold keeps the ``mask_ratio``
 largest over the whole network (mask 1) and freezes the rest (mask 0). Then ``random_label``
-updates run with every gradient multiplied by the mask, so only salient weights move.
+updates run with every weight's update multiplied by its mask, so only salient weights move.
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ class SalUn(Unlearner):
             0.5, gt=0, le=1, description="fraction of weights updated (largest saliency)"
         )
         epochs: int = Field(5, ge=1, description="passes over the forget set")
-        lr: float = Field(0.01, gt=0)
-        momentum: float = Field(0.9, ge=0, lt=1)
+        lr_scale: float = Field(
+            0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+        )
         forget_weight: float = Field(1.0, ge=0, description="weight of the random-label loss")
         batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
 
@@ -57,10 +58,8 @@ class SalUn(Unlearner):
         random_label_updates(
             run,
             epochs=p.epochs,
-            lr=p.lr,
-            momentum=p.momentum,
-            weight_decay=0.0,  # decay would move the frozen (unmasked) weights too
+            lr_scale=p.lr_scale,
             forget_weight=p.forget_weight,
             batch_size=p.batch_size,
-            grad_scale=[(params[name], mask) for name, mask in masks.items()],
+            update_scale=[(params[name], mask) for name, mask in masks.items()],
         )

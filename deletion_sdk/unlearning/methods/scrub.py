@@ -40,12 +40,10 @@ class Scrub(Unlearner):
         max_epochs: int = Field(
             2, ge=0, description="leading epochs that start with a max-step pass over forget"
         )
-        lr: float = Field(0.005, gt=0)
+        lr_scale: float = Field(0.25, gt=0, description="LR as a fraction of the training LR")
         temperature: float = Field(4.0, gt=0)
         alpha: float = Field(0.5, ge=0, description="weight of the retain KL term")
         gamma: float = Field(1.0, ge=0, description="weight of the retain cross-entropy term")
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
         forget_batch_size: int = Field(32, ge=1)
         batch_size: int | None = Field(
             None, ge=1, description="retain batch size; default: the TrainConfig's"
@@ -55,7 +53,7 @@ class Scrub(Unlearner):
         p = run.params_as(self.Params)
         teacher = run.teacher()
         run.model.train()
-        opt = run.sgd(p.lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        opt = run.optimizer(p.lr_scale)
         for epoch in run.epochs(p.epochs, phase="scrub"):
             if epoch < p.max_epochs:
                 run.phase = "max-forget"

@@ -41,12 +41,12 @@ class UniformContrastive(Unlearner):
         epochs: int = Field(
             2, ge=1, description="adversarial epochs (forget round + retain round); author: 8"
         )
-        uniform_lr: float = Field(0.01, gt=0, description="learning rate of the KL-to-uniform pass")
-        forget_lr: float = Field(0.01, gt=0, description="peak learning rate of the contrastive rounds")
-        retain_lr: float = Field(0.01, gt=0, description="learning rate of the retain rounds")
+        uniform_lr_scale: float = Field(0.5, gt=0, description="LR of the KL-to-uniform pass (x training LR)")
+        forget_lr_scale: float = Field(
+            0.5, gt=0, description="peak LR of the contrastive rounds (x training LR)"
+        )
+        retain_lr_scale: float = Field(0.5, gt=0, description="LR of the retain rounds (x training LR)")
         temperature: float = Field(1.15, gt=0)
-        momentum: float = Field(0.9, ge=0, lt=1)
-        weight_decay: float = Field(5e-4, ge=0)
         forget_batch_size: int = Field(32, ge=1)
         batch_size: int | None = Field(
             None, ge=1, description="retain batch size; default: the TrainConfig's"
@@ -56,15 +56,15 @@ class UniformContrastive(Unlearner):
         p = run.params_as(self.Params)
         model = run.model
         model.train()
-        uniform_opt = run.sgd(p.uniform_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        uniform_opt = run.optimizer(p.uniform_lr_scale)
         for _ in run.epochs(1, phase="uniform"):
             for b in run.batches(run.forget, batch_size=p.forget_batch_size):
                 log_p = F.log_softmax(run.forward(b.x), -1)
                 uniform = torch.full_like(log_p, 1.0 / log_p.shape[-1])
                 run.step(F.kl_div(log_p, uniform, reduction="batchmean"), uniform_opt)
-        forget_opt = run.sgd(p.forget_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        forget_opt = run.optimizer(p.forget_lr_scale)
         forget_sched = run.cosine(forget_opt, p.epochs * run.steps_per_epoch(run.forget, p.forget_batch_size))
-        retain_opt = run.sgd(p.retain_lr, momentum=p.momentum, weight_decay=p.weight_decay)
+        retain_opt = run.optimizer(p.retain_lr_scale)
         retain_pairs = run.cycle(run.retain, batch_size=p.forget_batch_size)
         for _ in run.epochs(p.epochs, phase="adversarial"):
             run.phase = "contrastive-forget"

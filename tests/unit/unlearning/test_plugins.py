@@ -111,5 +111,5 @@ def test_cli_lists_plugin_in_a_fresh_process(plugin_site: Path) -> None:
     assert out.returncode == 0, out.stderr
     rows = {row["name"]: row for row in json.loads(out.stdout)["unlearners"]}
     assert rows["head_reset"]["source"] == "plugin:example-unlearner-plugin"
-    assert rows["head_reset"]["params"] == {"epochs": 2, "lr": 0.01}
+    assert rows["head_reset"]["params"] == {"epochs": 2, "lr_scale": 1.0}
     assert "retrain" in rows and rows["retrain"]["exact"] is True

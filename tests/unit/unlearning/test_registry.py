@@ -83,13 +83,13 @@ def test_register_rejects_non_unlearners_and_bad_names() -> None:
 
 
 def test_create_validates_parameters_and_names_the_bad_one() -> None:
-    assert create_unlearner("finetune", lr=0.5).params.model_dump()["lr"] == 0.5
-    with pytest.raises(InputError, match="'lr'") as info:
-        create_unlearner("finetune", lr=-1.0)
+    assert create_unlearner("finetune", lr_scale=0.5).params.model_dump()["lr_scale"] == 0.5
+    with pytest.raises(InputError, match="'lr_scale'") as info:
+        create_unlearner("finetune", lr_scale=-1.0)
     assert "finetune" in str(info.value)
     with pytest.raises(InputError, match="'learning_rate'") as unknown:
         create_unlearner("finetune", learning_rate=0.1)
-    assert "lr" in str(unknown.value)  # lists the parameters it does take
+    assert "lr_scale" in str(unknown.value)  # lists the parameters it does take
     with pytest.raises(InputError, match="'epochs'"):
         create_unlearner("scrub", epochs="many")
 
@@ -160,10 +160,10 @@ def test_result_records_the_run_and_round_trips(tiny_task: TinyTask) -> None:
         forget=tiny_task.forget,
         retain=tiny_task.retain,
         context=tiny_task.context(progress=reports.append, seed=3),
-        params={"lr": 0.02},
+        params={"lr_scale": 0.2},
     )
     assert isinstance(result, UnlearningResult)
-    assert result.params["lr"] == 0.02 and result.params["epochs"] == 1
+    assert result.params["lr_scale"] == 0.2 and result.params["epochs"] == 1
     assert result.steps == len(reports) > 0
     assert [r.step for r in reports] == list(range(1, result.steps + 1))
     assert all(r.method == "finetune" and r.phase == "retain" for r in reports)

@@ -20,7 +20,7 @@ class HeadReset(Unlearner):
 
     class Params(UnlearnerParams):
         epochs: int = Field(2, ge=1)
-        lr: float = Field(0.01, gt=0)
+        lr_scale: float = Field(1.0, gt=0)
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
@@ -28,7 +28,7 @@ class HeadReset(Unlearner):
             if isinstance(module, nn.Linear):
                 module.reset_parameters()
         run.model.train()
-        opt = run.sgd(p.lr)
+        opt = run.optimizer(p.lr_scale)
         for _ in run.epochs(p.epochs, phase="retain"):
             for b in run.batches(run.retain):
                 run.step(F.cross_entropy(run.forward(b.x), b.y), opt)
