@@ -17,6 +17,7 @@ from types import TracebackType
 
 from pydantic import BaseModel, ConfigDict
 
+from deletion_sdk._operations import Operations
 from deletion_sdk.errors import InputError
 from deletion_sdk.ledger import intake, lineage, requests
 from deletion_sdk.ledger._types import parse_instant, utcnow
@@ -81,7 +82,7 @@ def _text(value: object, parameter: str, *, what: str) -> str:
     return value.strip()
 
 
-class DeletionSDK:
+class DeletionSDK(Operations):
     """The SDK for one deployment (one HOME, one ledger, one subject key).
 
     Attributes:
@@ -95,6 +96,7 @@ class DeletionSDK:
         self.ledger = ledger
         self.subject_key = subject_key
         self._policies: dict[str, Policy] = {}
+        self._install_audit()  # every ledger change is appended to the audit log in its transaction
 
     # -- lifecycle ------------------------------------------------------------------------------------
 

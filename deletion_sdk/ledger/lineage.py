@@ -67,7 +67,7 @@ __all__ = [
 
 MANIFEST_COLUMNS = ("example_id", "subject_id", "path", "age", "split")
 _REQUIRED_COLUMNS = ("example_id", "subject_id", "path", "age")
-SPLITS = ("train", "holdout")
+SPLITS = ("train", "holdout", "test")
 MAX_AGE = 150.0
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 _DIGESTS = re.compile(r"[0-9a-f]*")
