@@ -132,6 +132,39 @@ class Operations:
             progress=progress,
         )
 
+    def register_model(
+        self, *, name: str, checkpoint: Path | str, dataset: str | int | None = None, deploy: bool = False
+    ) -> ModelVersionRecord:
+        """Register an existing checkpoint (its weights are verified against its recorded digest first).
+
+        The checkpoint's ``training_root`` is kept; a model trained outside the SDK on a registered dataset
+        should record the ledger's training-set root so the batch job can check it unlearns the right data.
+        """
+        from deletion_sdk.ledger import lineage
+        from deletion_sdk.training import load_checkpoint
+
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"The 'name' parameter must be a non-empty model name. Got {name!r} instead.")
+        loaded = load_checkpoint(Path(checkpoint))
+        dataset_id = None
+        if dataset is not None:
+            with self.ledger.session(write=False) as session:
+                dataset_id = lineage.get_dataset(session, dataset).dataset_id
+        with self.ledger.session() as session:
+            record = registry.add_model_version(
+                session,
+                name=name.strip(),
+                weights_digest=loaded.digest,
+                architecture=loaded.metadata.architecture,
+                path=str(loaded.weights_path.resolve()),
+                dataset_id=dataset_id,
+                training_root=loaded.metadata.training_root,
+                metrics={"n_train": loaded.metadata.n_training_examples},
+            )
+            if deploy:
+                record = registry.mark_deployed(session, record.model_version_id)
+        return record
+
     def list_models(self, *, name: str | None = None) -> tuple[ModelVersionRecord, ...]:
         """Registered model versions (of one model, or all)."""
         with self.ledger.session(write=False) as session:

@@ -40,17 +40,31 @@ def _register() -> None:
     """Attach the command groups. Each module exposes ``register(app)``."""
     from deletion_sdk.cli import (
         audit,
+        batch,
         certificate,
         core,
         datasets,
         keys,
+        models,
         policies,
         qualify,
         requests,
         unlearners,
     )
 
-    for module in (core, policies, requests, datasets, unlearners, keys, certificate, audit, qualify):
+    for module in (
+        core,
+        policies,
+        requests,
+        datasets,
+        models,
+        batch,
+        unlearners,
+        keys,
+        certificate,
+        audit,
+        qualify,
+    ):
         module.register(app)
 
 
