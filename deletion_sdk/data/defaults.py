@@ -2,7 +2,7 @@
 shares, so that figures are comparable.
 
 ``default``: 3,700 subjects, 1–8 images each (about 16,700 images), split by subject into train
-(≈ 10,000 images), holdout and test (≈ 3,300 each). ``tiny``: 120 subjects (about 540 images) for
+(≈ 10,000 images), holdout and test (≈ 3,300 each). ``tiny``: 250 subjects (about 1,100 images) for
 unit tests.
 """
 
@@ -19,7 +19,7 @@ from deletion_sdk.data.tensors import FaceTensors
 __all__ = ["DEFAULT_N_SUBJECTS", "TINY_N_SUBJECTS", "AgePredictorData", "default_age_predictor_data"]
 
 DEFAULT_N_SUBJECTS = 3_700
-TINY_N_SUBJECTS = 120
+TINY_N_SUBJECTS = 250
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +57,7 @@ def default_age_predictor_data(
 
     Args:
         seed: seeds both the generator and the split.
-        size: ``"default"`` (train ≈ 10,000 images) or ``"tiny"`` (≈ 540 images, for tests).
+        size: ``"default"`` (train ≈ 10,000 images) or ``"tiny"`` (≈ 1,100 images, for tests).
         image_size: image side in pixels.
         n_subjects: override the number of subjects of ``size``.
         bins: age groups (default :class:`AgeBins`).

@@ -88,12 +88,13 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class TinyCNN(Architecture):
-    """Three conv blocks (32, 64, 128 channels, each halving the resolution), pooled to 4×4,
-    then ``Linear(2048, 256) -> ReLU -> Linear(256, classes)``. About 0.64 M parameters."""
+    """Three conv blocks (24, 48, 96 channels, each halving the resolution), pooled to 4×4,
+    then ``Linear(1536, 256) -> ReLU -> Linear(256, classes)``. About 0.45 M parameters, most of them
+    in the head, which is what lets it memorise its training people."""
 
     name: ClassVar[str] = "tiny_cnn"
 
-    def __init__(self, *, num_classes: int, image_size: int, width: int = 32, hidden: int = 256) -> None:
+    def __init__(self, *, num_classes: int, image_size: int, width: int = 24, hidden: int = 256) -> None:
         super().__init__(num_classes=num_classes, image_size=image_size)
         self.features = nn.Sequential(
             _block(3, width), _block(width, 2 * width), _block(2 * width, 4 * width)

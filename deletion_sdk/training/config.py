@@ -42,7 +42,7 @@ class TrainConfig(BaseModel):
     arch: str = "tiny_cnn"
     num_classes: int = Field(default=10, ge=2)
     image_size: int = Field(default=32, ge=8)
-    epochs: int = Field(default=25, ge=1)
+    epochs: int = Field(default=16, ge=1)
     batch_size: int = Field(default=128, ge=1)
     lr: float = Field(default=2e-3, gt=0)
     final_lr_fraction: float = Field(default=0.0, ge=0, le=1)
