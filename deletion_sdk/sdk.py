@@ -225,7 +225,9 @@ class DeletionSDK(Operations):
         key = (
             None
             if idempotency_key is None
-            else _text(idempotency_key, "idempotency_key", what="a non-empty key")
+            else intake.keyed_idempotency_key(
+                self.subject_key, _text(idempotency_key, "idempotency_key", what="a non-empty key")
+            )
         )
         return requests.submit(
             self.ledger,

@@ -387,6 +387,7 @@ class BatchRunner:
                 extra={"job_id": job.job_id, "unlearner": method},
             ),
         )
+        _fault_point("unlearn:saved")  # weights written, version not yet registered
         record.update(
             outcome="pending",
             method_version=result.version,
@@ -593,6 +594,7 @@ class BatchRunner:
         envelope = job.state.get("certificate_envelope")
         if envelope:
             write_issued_certificate(envelope, Path(job.state["certificate_path"]))
+        _fault_point("complete:written")  # certificate on disk, requests not yet completed
         with self.ledger.session() as session:
             self._move(session, job, self._active_ids(job), _S.COMPLETED, "forgotten, verified and certified")
             emit(session, "job.completed", {"job_id": job.job_id}, actor=f"job:{job.job_id}")

@@ -48,7 +48,13 @@ from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import Policy
 
-__all__ = ["IMPORT_COLUMNS", "derived_idempotency_key", "import_requests", "read_import_file"]
+__all__ = [
+    "IMPORT_COLUMNS",
+    "derived_idempotency_key",
+    "import_requests",
+    "keyed_idempotency_key",
+    "read_import_file",
+]
 
 IMPORT_COLUMNS = ("subject", "policy", "received_at", "idempotency_key")
 _REQUIRED = ("subject", "policy")
@@ -75,6 +81,16 @@ def derived_idempotency_key(
     """The idempotency key of an import row that has ``received_at`` but no key of its own."""
     message = f"deletion-sdk/import-row/v1|{subject_ref}|{policy_id}|{received_at.isoformat()}".encode()
     return "row-" + hmac.digest(key.secret, message, "sha256").hex()
+
+
+def keyed_idempotency_key(key: SubjectKey, caller_key: str) -> str:
+    """The stored form of a caller's idempotency key: an HMAC under the subject key.
+
+    Callers sometimes build keys from personal data (an e-mail address, a ticket title); storing only the
+    keyed hash keeps such data out of the database while the same key still finds the same request.
+    """
+    message = b"deletion-sdk/idempotency-key/v1|" + caller_key.encode("utf-8")
+    return "idk-" + hmac.digest(key.secret, message, "sha256").hex()
 
 
 def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -190,7 +206,9 @@ def read_import_file(
             if key is not None and len(key) > 200:
                 raise InputError("idempotency_key is longer than 200 characters")
             ref = subject_ref(subject, subject_key)
-            if key is None and received_text is not None:
+            if key is not None:
+                key = keyed_idempotency_key(subject_key, key)
+            elif received_text is not None:
                 key = derived_idempotency_key(
                     subject_key, subject_ref=ref, policy_id=policy.id, received_at=received_at
                 )

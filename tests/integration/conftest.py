@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.pipeline_workspace import Workspace, build
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """One trained deployment on SQLite, copied by each test that needs it."""
+    return build(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="session")
+def escalate_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """Like ``sqlite_template`` but its requests fall under a policy no approximate method can pass."""
+    return build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
+
+
+@pytest.fixture
+def env_for(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    def apply(ws: Workspace) -> Workspace:
+        monkeypatch.setenv("DELETION_SDK_HOME", str(ws.home))
+        monkeypatch.setenv("DELETION_SDK_POLICY_DIR", str(ws.policy_dir))
+        return ws
+
+    return apply
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).parent == here and "pipeline" in item.name:
+            item.add_marker(pytest.mark.slow)

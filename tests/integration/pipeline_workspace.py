@@ -1,0 +1,108 @@
+"""A tiny but real deployment for pipeline tests: synthetic faces on disk, a registered dataset, a trained
+and deployed tiny_cnn, a signing key, and verified deletion requests.
+
+Built once per test session into a template directory and copied per test (SQLite), or rebuilt against a
+fresh PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from deletion_sdk.data import SynthFacesConfig, generate_faces, subject_disjoint_split, write_faces
+from deletion_sdk.sdk import DeletionSDK
+from deletion_sdk.training import TrainConfig
+
+MODEL = "age"
+FAST_POLICY = """\
+id: fast-test
+title: "Fast test policy"
+jurisdiction: "Test"
+legal_basis: "Test suite"
+summary: "A quick policy for pipeline tests: fine-tune first, then retrain."
+deadline:
+  response: {months: 1}
+  extension: {months: 2}
+  max_extensions: 1
+unlearning:
+  methods: [finetune, retrain]
+  time_budget_fraction: 1.0
+verification:
+  tier: population
+  thresholds:
+    max_attack_auc: 0.99
+    min_retain_accuracy_ratio: 0.0
+"""
+# The same, but the approximate method can never pass (holdout accuracy must double), so every job
+# escalates to retrain: exercises the decide -> unlearn path.
+ESCALATE_POLICY = FAST_POLICY.replace("id: fast-test", "id: escalate-test").replace(
+    "min_retain_accuracy_ratio: 0.0", "min_holdout_accuracy_ratio: 2.0"
+)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+    home: Path
+    policy_dir: Path
+    raw_subjects: tuple[str, ...]
+    request_ids: tuple[str, ...]
+    no_data_request_id: str
+
+
+def write_policies(policy_dir: Path) -> None:
+    policy_dir.mkdir(parents=True, exist_ok=True)
+    (policy_dir / "fast-test.yaml").write_text(FAST_POLICY)
+    (policy_dir / "escalate-test.yaml").write_text(ESCALATE_POLICY)
+
+
+def build(
+    root: Path, *, database_url: str | None = None, policy: str = "fast-test", n_requests: int = 4
+) -> Workspace:
+    """Generate data, train, deploy, record ``n_requests`` verified requests (+1 with no data)."""
+    faces = generate_faces(SynthFacesConfig(n_subjects=48, image_size=16, images_per_subject=(2, 5), seed=7))
+    parts = subject_disjoint_split(faces.data, fractions={"train": 0.6, "holdout": 0.2, "test": 0.2}, seed=7)
+    split = {eid: name for name, part in parts.items() for eid in part.example_ids}
+    written = write_faces(faces, root / "faces", split=split)
+    policy_dir = root / "policies"
+    write_policies(policy_dir)
+    from deletion_sdk.settings import Settings
+
+    settings = Settings(home=root / "home", database_url=database_url, policy_dir=policy_dir)
+    subjects = sorted(set(parts["train"].subject_ids or ()))[:n_requests]
+    with DeletionSDK.open(settings=settings) as sdk:
+        sdk.generate_keys()
+        sdk.register_dataset(name="faces", manifest=written.manifest_path)
+        sdk.train_model(
+            dataset="faces", name=MODEL, config=TrainConfig(image_size=16, epochs=2, batch_size=64, seed=1)
+        )
+        ids = []
+        for subject in [*subjects, "outsider@example.org"]:
+            r = sdk.submit_request(subject=subject, policy=policy, idempotency_key=f"k-{subject}")
+            sdk.verify_request(request_id=r.request.request_id, reason="identity checked")
+            ids.append(r.request.request_id)
+    return Workspace(
+        root=root,
+        home=root / "home",
+        policy_dir=policy_dir,
+        raw_subjects=(*subjects, "outsider@example.org"),
+        request_ids=tuple(ids[:-1]),
+        no_data_request_id=ids[-1],
+    )
+
+
+def copy(template: Workspace, root: Path) -> Workspace:
+    """A private copy of a SQLite workspace (paths inside the ledger point at the template's faces,
+    which are read-only for the tests)."""
+    shutil.copytree(template.home, root / "home")
+    shutil.copytree(template.policy_dir, root / "policies")
+    return Workspace(
+        root=root,
+        home=root / "home",
+        policy_dir=root / "policies",
+        raw_subjects=template.raw_subjects,
+        request_ids=template.request_ids,
+        no_data_request_id=template.no_data_request_id,
+    )
