@@ -38,8 +38,8 @@ _PUPIL = (0.05, 0.05, 0.05)
 
 
 def _c(t: Scalar) -> Scalar:
-    """``[B] -> [B, 1, 1]`` for broadcasting against ``[B, S, S]`` grids; floats pass through."""
-    return t.reshape(-1, 1, 1) if isinstance(t, np.ndarray) else t
+    """``[B] -> [B, 1, 1]`` for broadcasting against ``[B, S, S]`` grids; grids and floats pass through."""
+    return t.reshape(-1, 1, 1) if isinstance(t, np.ndarray) and t.ndim == 1 else t
 
 
 def _sigmoid(x: Array) -> Array:
@@ -65,12 +65,28 @@ class _Canvas:
     ) -> Array:
         """Soft ellipse mask. The signed distance is the first-order estimate ``-f / |grad f|`` of
         ``f = (du/ax)^2 + (dv/ay)^2 - 1``: exact on the boundary, sensible far from it, and right for
-        ellipses thinner than a pixel."""
-        ax_, ay_ = _c(ax), _c(ay)
-        du, dv = (u - _c(cx)) / ax_, (v - _c(cy)) / ay_
-        f = du * du + dv * dv - 1
-        grad = 2 * np.sqrt((du / ax_) ** 2 + (dv / ay_) ** 2 + 1e-6)
-        return self.soft(-f / grad, width)
+        ellipses thinner than a pixel. (Written with in-place operations: this is the hot loop.)"""
+        iax, iay = 1.0 / _c(ax), 1.0 / _c(ay)
+        du = u - _c(cx)
+        du *= iax
+        dv = v - _c(cy)
+        dv *= iay
+        f = du * du
+        f += dv * dv
+        f -= 1.0
+        du *= iax
+        du *= du
+        dv *= iay
+        dv *= dv
+        du += dv
+        du += 1e-6
+        np.sqrt(du, out=du)
+        f *= -1.0 / (width * self.px)  # sigmoid(4d / (w px)) = 0.5 + 0.5 tanh(2d / (w px)), d = -f / (2 sqrt)
+        f /= du
+        np.tanh(f, out=f)
+        f *= 0.5
+        f += 0.5
+        return f
 
     def paint(self, mask: Array, colour: Array, alpha: Scalar = 1.0) -> None:
         """Composite ``colour`` ``[B, 3]`` through ``mask`` ``[B, S, S]``, in place."""
@@ -137,7 +153,11 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     lower = hc + hh - eye_y  # eyes -> chin
     nose_y = eye_y + lower * (0.45 - 0.08 * child)
     mouth_y = eye_y + lower * (0.70 - 0.06 * child)
-    eyes_x = [side * p["eye_spacing"] * hw + shift for side in (-1.0, 1.0)]
+    # Paired features (eyes, brows, cheeks, wrinkles, glasses) are drawn once in mirrored coordinates:
+    # ``um`` is the distance from the face's midline, ``side`` = -1 left of it, +1 right.
+    um = np.abs(u - _c(shift))
+    side = np.sign(u - _c(shift))
+    eye_x = p["eye_spacing"] * hw
 
     # Shoulders, neck, long hair behind the head.
     cv.paint(cv.ellipse(u, v, 0.0, 1.30, 0.95 * (1 - 0.3 * child), 0.52), p["clothes"])
@@ -151,18 +171,14 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     cv.paint(long_back, hair, alpha=(length > 0.15) * p["hair_density"])
 
     # Ears, then the head (the jaw narrows its lower half).
-    for side in (-1.0, 1.0):
-        ear = cv.ellipse(u, v, side * hw * (1.0 - 0.08 * side * yaw), eye_y + 0.06 * hh, 0.07, 0.11)
-        cv.paint(ear, p["skin"] * 0.88)
+    ear_x = _c(hw) * (1.0 - 0.08 * np.sign(u) * _c(yaw))
+    cv.paint(cv.ellipse(np.abs(u), v, ear_x, eye_y + 0.06 * hh, 0.07, 0.11), p["skin"] * 0.88)
     jaw = 1 - _c(p["jaw"]) * np.clip((v - _c(hc)) / _c(hh), 0, 1) ** 2
     head = cv.ellipse(u / jaw, v, 0.0, hc, hw, hh)
     cv.paint(head, p["skin"])
 
     # Skin: blush (children), texture and wrinkles (age), under-eye bags, folds, jowls, moles.
-    cheeks = sum(
-        cv.ellipse(u, v, ex + 0.12 * np.sign(ex - shift), eye_y + 0.3 * lower, 0.11, 0.08, 6.0)
-        for ex in eyes_x
-    )
+    cheeks = cv.ellipse(um, v, eye_x + 0.12, eye_y + 0.3 * lower, 0.11, 0.08, 6.0)
     cv.paint(head * cheeks, _const(b, _BLUSH), alpha=0.22 * child + 0.04)
     wr = p["wrinkle"]
     texture = rng.standard_normal((b, s, s), dtype=np.float32)
@@ -170,14 +186,13 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     forehead = head * cv.soft(_c(eye_y - 0.17 * hh) - v, 2.0) * cv.soft(v - _c(hc - 0.62 * hh), 2.0)
     lines = (0.5 + 0.5 * np.cos(2 * np.pi * (v - _c(eye_y)) / _c(0.12 * hh / 0.58))) ** 4
     cv.shade(forehead * lines, 0.30 * wr)
-    for side, ex in zip((-1.0, 1.0), eyes_x, strict=True):
-        corner = cv.ellipse(u, v, ex + side * 0.15 * hw, eye_y, 0.06, 0.07, 2.0)
-        cv.shade(corner * (0.5 + 0.5 * np.cos(2 * np.pi * v / 0.05)) ** 2, 0.35 * wr)
-        cv.shade(cv.ellipse(u, v, ex, eye_y + 0.09 * hh / 0.58, 0.09, 0.035, 2.0), 0.22 * wr)
-        fold_x = _c(side * 0.10 * hw / 0.45 + shift) + side * (v - _c(nose_y)) * 0.55
-        fold = head * cv.soft(0.012 - np.abs(u - fold_x))
-        fold = fold * cv.soft(v - _c(nose_y), 1.5) * cv.soft(_c(mouth_y + 0.03) - v, 1.5)
-        cv.shade(fold, 0.40 * wr)
+    corner = cv.ellipse(um, v, eye_x + 0.15 * hw, eye_y, 0.06, 0.07, 2.0)
+    cv.shade(corner * (0.5 + 0.5 * np.cos(2 * np.pi * v / 0.05)) ** 2, 0.35 * wr)
+    cv.shade(cv.ellipse(um, v, eye_x, eye_y + 0.09 * hh / 0.58, 0.09, 0.035, 2.0), 0.22 * wr)
+    fold_x = _c(0.10 * hw / 0.45) + (v - _c(nose_y)) * 0.55
+    fold = head * cv.soft(0.012 - np.abs(um - fold_x))
+    fold = fold * cv.soft(v - _c(nose_y), 1.5) * cv.soft(_c(mouth_y + 0.03) - v, 1.5)
+    cv.shade(fold, 0.40 * wr)
     cv.shade(head * cv.soft(v - _c(mouth_y + 0.08), 2.0), 0.12 * wr)
     for k in range(p["mole_u"].shape[1]):
         mole = cv.ellipse(u, v, p["mole_u"][:, k] * hw + shift, hc + p["mole_v"][:, k] * hh, 0.03, 0.03)
@@ -202,25 +217,24 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
 
     # Eyes and brows.
     brow_col = _lerp(p["hair"] * 0.75, _const(b, _GREY_HAIR), 0.5 * p["grey"][:, None])
-    for side, ex in zip((-1.0, 1.0), eyes_x, strict=True):
-        narrow = 1 - 0.35 * side * yaw
-        size = p["eye_size"] * (1 + 0.30 * child)
-        ew = 0.080 * size * narrow
-        eh = 0.042 * size * p["eye_open"] * (1 - 0.25 * wr)
-        sclera = cv.ellipse(u, v, ex, eye_y, ew, eh)
-        cv.paint(sclera, _const(b, _WHITE))
-        gaze = ex + p["gaze"] * ew
-        cv.paint(cv.ellipse(u, v, gaze, eye_y, 0.55 * ew / narrow, 0.55 * ew / narrow) * sclera, p["iris"])
-        cv.paint(cv.ellipse(u, v, gaze, eye_y, 0.25 * ew, 0.25 * ew) * sclera, _const(b, _PUPIL))
-        brow_y = eye_y - 0.10 * hh / 0.58 - 0.02 * p["surprise"]
-        cv.paint(cv.ellipse(u, v, ex, brow_y, 1.25 * ew, 0.012 + 0.02 * p["brow"]), brow_col, alpha=0.9)
+    size = _c(p["eye_size"] * (1 + 0.30 * child))
+    narrow = 1 - 0.35 * side * _c(yaw)  # the eye on the far side of a turned head looks narrower
+    ew = 0.080 * size * narrow
+    eh = 0.042 * size * _c(p["eye_open"] * (1 - 0.25 * wr))
+    sclera = cv.ellipse(um, v, eye_x, eye_y, ew, eh)
+    cv.paint(sclera, _const(b, _WHITE))
+    gaze = _c(eye_x) + side * _c(p["gaze"]) * ew  # both eyes look the same way
+    iris = 0.55 * 0.080 * size
+    cv.paint(cv.ellipse(um, v, gaze, eye_y, iris, iris) * sclera, p["iris"])
+    cv.paint(cv.ellipse(um, v, gaze, eye_y, 0.25 * ew, 0.25 * ew) * sclera, _const(b, _PUPIL))
+    brow_y = eye_y - 0.10 * hh / 0.58 - 0.02 * p["surprise"]
+    cv.paint(cv.ellipse(um, v, eye_x, brow_y, 1.25 * ew, 0.012 + 0.02 * p["brow"]), brow_col, alpha=0.9)
 
     # Nose and mouth.
     nose = p["nose"] * (1 - 0.3 * child)
     bridge_shadow = cv.ellipse(u, v, 1.2 * shift, nose_y - 0.07 * hh / 0.58, 0.03 * nose, 0.10 * nose)
     cv.shade(bridge_shadow, 0.10 + 0.15 * p["light"])
-    for side in (-1.0, 1.0):
-        cv.shade(cv.ellipse(u, v, 1.2 * shift + side * 0.03 * nose, nose_y, 0.022, 0.013), 0.45)
+    cv.shade(cv.ellipse(np.abs(u - _c(1.2 * shift)), v, 0.03 * nose, nose_y, 0.022, 0.013), 0.45)
     mw = 0.13 * p["mouth_width"] * (1 - 0.25 * child)
     vm = v - _c(mouth_y) + _c(0.05 * p["smile"]) * (((u - _c(shift)) / _c(mw)) ** 2 - 0.5)
     lips = cv.ellipse(u, vm, shift, 0.0, mw, 0.022 + 0.035 * p["mouth_open"])
@@ -228,15 +242,21 @@ def render_faces(p: Params, *, image_size: int, rng: np.random.Generator) -> Arr
     inner = cv.ellipse(u, vm, shift, 0.0, 0.8 * mw, 0.004 + 0.035 * p["mouth_open"])
     cv.paint(inner, _const(b, _MOUTH), alpha=np.sqrt(np.clip(p["mouth_open"], 0, 1)))
 
-    # Glasses: two rings and a bridge.
-    r = _c(0.13 * (1 + 0.2 * child))
-    frame = np.zeros((b, s, s), dtype=np.float32)
-    for ex in eyes_x:
-        d = np.sqrt((u - _c(ex)) ** 2 + ((v - _c(eye_y)) / 0.85) ** 2 + 1e-12)
-        frame = np.maximum(frame, cv.soft(0.014 - np.abs(d - r)))
-    bridge = cv.soft(0.012 - np.abs(v - _c(eye_y - 0.02)))
-    bridge = bridge * cv.soft(_c(p["eye_spacing"] * hw) - r - np.abs(u - _c(shift)))
-    cv.paint(np.maximum(frame, bridge), p["frame"], alpha=p["glasses"])
+    # Glasses (two rings and a bridge), computed only for the images that have them.
+    worn = np.flatnonzero(p["glasses"] > 0)
+    if worn.size:
+        r = _c(0.13 * (1 + 0.2 * child[worn]))
+        um_w, v_w, ey = um[worn], v[worn], _c(eye_y[worn])
+        ring = np.sqrt((um_w - _c(eye_x[worn])) ** 2 + ((v_w - ey) / 0.85) ** 2 + 1e-12)
+        px = cv.px[worn]
+        frame = _sigmoid((0.014 - np.abs(ring - r)) * 4.0 / px)
+        bridge = _sigmoid((0.012 - np.abs(v_w - ey + 0.02)) * 4.0 / px)
+        bridge *= _sigmoid((_c(eye_x[worn]) - r - um_w) * 4.0 / px)
+        cv.flush()
+        sub = cv.image[worn]
+        weight = (np.maximum(frame, bridge) * _c(p["glasses"][worn]))[:, None]
+        sub += weight * (p["frame"][worn][:, :, None, None] - sub)
+        cv.image[worn] = sub
 
     # Lighting, colour cast, sensor noise.
     cv.flush()

@@ -53,7 +53,7 @@ MANIFEST_COLUMNS = ("example_id", "subject_id", "path", "age", "split")
 
 _CHUNK_PIXELS = 1 << 16  # images per render batch = this / (S * S): keeps temporaries cache-sized
 
-_HAIR = torch.tensor(
+_HAIR = np.array(
     [
         [0.08, 0.06, 0.05],  # black
         [0.22, 0.14, 0.09],  # dark brown
@@ -63,12 +63,12 @@ _HAIR = torch.tensor(
         [0.62, 0.28, 0.12],  # red
     ]
 )
-_IRIS = torch.tensor(
+_IRIS = np.array(
     [[0.30, 0.18, 0.10], [0.15, 0.09, 0.05], [0.25, 0.45, 0.70], [0.30, 0.50, 0.30], [0.45, 0.35, 0.15]]
 )
-_FRAME = torch.tensor([[0.05, 0.05, 0.05], [0.55, 0.55, 0.60], [0.45, 0.15, 0.10], [0.10, 0.15, 0.45]])
-_SKIN_LIGHT = torch.tensor([0.97, 0.82, 0.71])
-_SKIN_DARK = torch.tensor([0.34, 0.21, 0.14])
+_FRAME = np.array([[0.05, 0.05, 0.05], [0.55, 0.55, 0.60], [0.45, 0.15, 0.10], [0.10, 0.15, 0.45]])
+_SKIN_LIGHT = np.array([0.97, 0.82, 0.71])
+_SKIN_DARK = np.array([0.34, 0.21, 0.14])
 
 
 class SynthFacesConfig(BaseModel):
@@ -99,7 +99,7 @@ class SynthFacesConfig(BaseModel):
     max_age: int = Field(default=85, le=120)
     apparent_age_spread: float = Field(default=0.15, ge=0)
     age_jitter: float = Field(default=1.0, ge=0)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> SynthFacesConfig:
@@ -154,125 +154,122 @@ def _example_id(seed: int, row: int) -> str:
     return f"synth-{digest[:20]}"
 
 
-def _uniform(n: int, lo: float, hi: float, g: torch.Generator) -> torch.Tensor:
-    return lo + (hi - lo) * torch.rand(n, generator=g)
+Array = np.ndarray
 
 
-def _sample_ages(cfg: SynthFacesConfig, n: int, g: torch.Generator) -> torch.Tensor:
+def _sample_ages(cfg: SynthFacesConfig, n: int, g: np.random.Generator) -> Array:
     lo, hi = float(cfg.min_age), float(cfg.max_age)
     if cfg.age_distribution == "uniform":
-        return _uniform(n, lo, hi, g)
+        return g.uniform(lo, hi, n)
     # Young-skewed: a log-normal bulk (median 25 years) with a tail of children and older people.
-    bulk = torch.exp(torch.log(torch.tensor(25.0)) + 0.42 * torch.randn(n, generator=g))
-    kids = _uniform(n, lo, 14.0, g)
-    elders = _uniform(n, 50.0, hi, g)
-    pick = torch.rand(n, generator=g)
-    ages = torch.where(pick < 0.16, kids, torch.where(pick < 0.26, elders, bulk))
-    return ages.clamp(lo, hi)
+    bulk = np.exp(np.log(25.0) + 0.42 * g.standard_normal(n))
+    kids = g.uniform(lo, 14.0, n)
+    elders = g.uniform(50.0, hi, n)
+    pick = g.random(n)
+    ages = np.where(pick < 0.16, kids, np.where(pick < 0.26, elders, bulk))
+    return np.clip(ages, lo, hi)
 
 
-def _subject_traits(cfg: SynthFacesConfig, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _subject_traits(cfg: SynthFacesConfig, g: np.random.Generator) -> dict[str, Array]:
     n = cfg.n_subjects
     age = _sample_ages(cfg, n, g)
-    female = (torch.rand(n, generator=g) < 0.5).float()
-    tone = torch.rand(n, generator=g) ** 1.3
-    skin = _SKIN_LIGHT + tone[:, None] * (_SKIN_DARK - _SKIN_LIGHT) + 0.025 * torch.randn(n, 3, generator=g)
-    dark_hair = torch.randint(0, 2, (n,), generator=g)
-    any_hair = torch.randint(0, len(_HAIR), (n,), generator=g)
-    hair_idx = torch.where(tone > 0.45, dark_hair, any_hair)
-    hair = _HAIR[hair_idx] + 0.03 * torch.randn(n, 3, generator=g)
-    long_hair = torch.where(female > 0, _uniform(n, 0.2, 1.0, g), _uniform(n, 0.0, 0.35, g))
+    female = (g.random(n) < 0.5).astype(np.float64)
+    tone = g.random(n) ** 1.3
+    skin = _SKIN_LIGHT + tone[:, None] * (_SKIN_DARK - _SKIN_LIGHT) + 0.025 * g.standard_normal((n, 3))
+    hair_idx = np.where(tone > 0.45, g.integers(0, 2, n), g.integers(0, len(_HAIR), n))
+    hair = _HAIR[hair_idx] + 0.03 * g.standard_normal((n, 3))
+    long_hair = np.where(female > 0, g.uniform(0.2, 1.0, n), g.uniform(0.0, 0.35, n))
     moles = 3
     return {
         "age": age,
         "female": female,
         "tone": tone,
-        "skin": skin.clamp(0, 1),
-        "hair": hair.clamp(0, 1),
-        "hair_length": long_hair * (torch.rand(n, generator=g) < 0.9).float(),
-        "hair_volume": _uniform(n, 0.0, 0.20, g),
-        "fringe": _uniform(n, 0.0, 1.0, g) * (torch.rand(n, generator=g) < 0.35).float(),
-        "grey_onset": 48 + 9 * torch.randn(n, generator=g),
-        "grey_speed": _uniform(n, 4.0, 10.0, g),
-        "balding": torch.where(
-            female > 0,
-            _uniform(n, 0.0, 0.12, g),
-            _uniform(n, 0.0, 1.0, g) * (torch.rand(n, generator=g) < 0.6),
+        "skin": np.clip(skin, 0, 1),
+        "hair": np.clip(hair, 0, 1),
+        "hair_length": long_hair * (g.random(n) < 0.9),
+        "hair_volume": g.uniform(0.0, 0.20, n),
+        "fringe": g.uniform(0.0, 1.0, n) * (g.random(n) < 0.35),
+        "grey_onset": 48 + 9 * g.standard_normal(n),
+        "grey_speed": g.uniform(4.0, 10.0, n),
+        "balding": np.where(
+            female > 0, g.uniform(0.0, 0.12, n), g.uniform(0.0, 1.0, n) * (g.random(n) < 0.6)
         ),
-        "face_width": _uniform(n, 0.91, 1.09, g),
-        "face_aspect": _uniform(n, 0.90, 1.10, g),
-        "jaw": _uniform(n, 0.05, 0.40, g),
-        "eye_spacing": _uniform(n, 0.33, 0.47, g),
-        "eye_size": _uniform(n, 0.85, 1.18, g),
-        "iris": _IRIS[torch.randint(0, len(_IRIS), (n,), generator=g)],
-        "brow": _uniform(n, 0.0, 1.0, g),
-        "nose": _uniform(n, 0.8, 1.25, g),
-        "mouth_width": _uniform(n, 0.8, 1.2, g),
-        "glasses": (torch.rand(n, generator=g) < 0.10 + 0.35 * ((age - 40) / 30).clamp(0, 1)).float(),
-        "frame": _FRAME[torch.randint(0, len(_FRAME), (n,), generator=g)],
-        "beard": (1 - female) * (torch.rand(n, generator=g) < 0.35).float() * _uniform(n, 0.3, 0.85, g),
-        "mole_u": _uniform(n * moles, -0.65, 0.65, g).view(n, moles),
-        "mole_v": _uniform(n * moles, -0.25, 0.75, g).view(n, moles),
-        "mole_on": (torch.rand(n, moles, generator=g) < 0.35).float(),
-        "apparent": torch.exp(cfg.apparent_age_spread * torch.randn(n, generator=g)),
+        "face_width": g.uniform(0.91, 1.09, n),
+        "face_aspect": g.uniform(0.90, 1.10, n),
+        "jaw": g.uniform(0.05, 0.40, n),
+        "eye_spacing": g.uniform(0.33, 0.47, n),
+        "eye_size": g.uniform(0.85, 1.18, n),
+        "iris": _IRIS[g.integers(0, len(_IRIS), n)],
+        "brow": g.uniform(0.0, 1.0, n),
+        "nose": g.uniform(0.8, 1.25, n),
+        "mouth_width": g.uniform(0.8, 1.2, n),
+        "glasses": (g.random(n) < 0.10 + 0.35 * np.clip((age - 40) / 30, 0, 1)).astype(np.float64),
+        "frame": _FRAME[g.integers(0, len(_FRAME), n)],
+        "beard": (1 - female) * (g.random(n) < 0.35) * g.uniform(0.3, 0.85, n),
+        "mole_u": g.uniform(-0.65, 0.65, (n, moles)),
+        "mole_v": g.uniform(-0.25, 0.75, (n, moles)),
+        "mole_on": (g.random((n, moles)) < 0.35).astype(np.float64),
+        "apparent": np.exp(cfg.apparent_age_spread * g.standard_normal(n)),
     }
 
 
+_INHERITED = (
+    "skin", "hair", "hair_volume", "fringe", "face_width", "face_aspect", "jaw", "eye_spacing", "eye_size",
+    "iris", "brow", "nose", "mouth_width", "glasses", "frame", "mole_u", "mole_v", "mole_on",
+)  # fmt: skip
+
+
 def _image_params(
-    cfg: SynthFacesConfig, t: dict[str, torch.Tensor], subj: torch.Tensor, g: torch.Generator
-) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    cfg: SynthFacesConfig, t: dict[str, Array], subj: Array, g: np.random.Generator
+) -> tuple[Array, dict[str, Array]]:
     """Per-image ages ``[n]`` (whole years) and render parameters for rows of subjects ``subj``."""
     n = subj.shape[0]
     sage = t["age"][subj]
     sd = cfg.age_jitter * (0.5 + 0.05 * sage)
-    age = (sage + sd * torch.randn(n, generator=g)).clamp(cfg.min_age, cfg.max_age).round()
-    app = age.clamp(min=0.5) * t["apparent"][subj] * torch.exp(0.05 * torch.randn(n, generator=g))
-    child = (1 - app / 20).clamp(0, 1)
-    wrinkle = ((app - 22) / 48).clamp(0, 1)
-    grey = torch.sigmoid((app - t["grey_onset"][subj]) / t["grey_speed"][subj])
-    shaved = (torch.rand(n, generator=g) < 0.2).float()
-    p = {name: t[name][subj] for name in (
-        "skin", "hair", "hair_volume", "fringe", "face_width", "face_aspect", "jaw", "eye_spacing",
-        "eye_size", "iris", "brow", "nose", "mouth_width", "glasses", "frame", "mole_u", "mole_v", "mole_on",
-    )}  # fmt: skip
+    age = np.round(np.clip(sage + sd * g.standard_normal(n), cfg.min_age, cfg.max_age))
+    app = np.maximum(age, 0.5) * t["apparent"][subj] * np.exp(0.05 * g.standard_normal(n))
+    child = np.clip(1 - app / 20, 0, 1)
+    wrinkle = np.clip((app - 22) / 48, 0, 1)
+    p = {name: t[name][subj] for name in _INHERITED}
     p["skin"] = p["skin"] * (1 - 0.06 * wrinkle[:, None])
     p["hair_length"] = t["hair_length"][subj] * (1 - 0.5 * child)
-    p["hair_volume"] = p["hair_volume"] + _uniform(n, -0.03, 0.03, g)
-    p["hair_density"] = (0.3 + 0.7 * app / 3).clamp(max=1.0)
+    p["hair_volume"] = p["hair_volume"] + g.uniform(-0.03, 0.03, n)
+    p["hair_density"] = np.minimum(0.3 + 0.7 * app / 3, 1.0)
+    shaved = g.random(n) < 0.2
     p.update(
         child=child,
         wrinkle=wrinkle,
-        grey=grey,
-        recession=t["balding"][subj] * ((app - 20) / 40).clamp(0, 1),
-        beard=t["beard"][subj] * ((app - 15) / 8).clamp(0, 1) * (1 - shaved),
-        roll=0.10 * torch.randn(n, generator=g),
-        yaw=_uniform(n, -0.35, 0.35, g),
-        tx=0.045 * torch.randn(n, generator=g),
-        ty=0.045 * torch.randn(n, generator=g),
-        scale=1 + 0.05 * torch.randn(n, generator=g),
-        light=_uniform(n, 0.0, 0.35, g),
-        light_angle=_uniform(n, 0.0, 2 * torch.pi, g),
-        brightness=_uniform(n, 0.8, 1.15, g),
-        cast=0.04 * torch.randn(n, 3, generator=g),
-        noise=_uniform(n, 0.01, 0.045, g),
-        smile=_uniform(n, -0.3, 1.0, g),
-        mouth_open=torch.rand(n, generator=g) ** 3 * 0.8,
-        eye_open=torch.where(torch.rand(n, generator=g) < 0.05, 0.15, _uniform(n, 0.65, 1.05, g)),
-        gaze=0.2 * torch.randn(n, generator=g),
-        surprise=_uniform(n, 0.0, 1.0, g) ** 2,
-        bg1=torch.rand(n, 3, generator=g),
-        bg2=torch.rand(n, 3, generator=g),
-        bg_angle=_uniform(n, 0.0, 2 * torch.pi, g),
-        clothes=torch.rand(n, 3, generator=g),
+        grey=1 / (1 + np.exp(-(app - t["grey_onset"][subj]) / t["grey_speed"][subj])),
+        recession=t["balding"][subj] * np.clip((app - 20) / 40, 0, 1),
+        beard=t["beard"][subj] * np.clip((app - 15) / 8, 0, 1) * ~shaved,
+        roll=0.10 * g.standard_normal(n),
+        yaw=g.uniform(-0.35, 0.35, n),
+        tx=0.045 * g.standard_normal(n),
+        ty=0.045 * g.standard_normal(n),
+        scale=1 + 0.05 * g.standard_normal(n),
+        light=g.uniform(0.0, 0.35, n),
+        light_angle=g.uniform(0.0, 2 * np.pi, n),
+        brightness=g.uniform(0.8, 1.15, n),
+        cast=0.04 * g.standard_normal((n, 3)),
+        noise=g.uniform(0.01, 0.045, n),
+        smile=g.uniform(-0.3, 1.0, n),
+        mouth_open=g.random(n) ** 3 * 0.8,
+        eye_open=np.where(g.random(n) < 0.05, 0.15, g.uniform(0.65, 1.05, n)),
+        gaze=0.2 * g.standard_normal(n),
+        surprise=g.uniform(0.0, 1.0, n) ** 2,
+        bg1=g.random((n, 3)),
+        bg2=g.random((n, 3)),
+        bg_angle=g.uniform(0.0, 2 * np.pi, n),
+        clothes=g.random((n, 3)),
     )
-    return age, p
+    return age, {k: v.astype(np.float32) for k, v in p.items()}
 
 
-def _utk_race(tone: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    other = torch.where(torch.rand(tone.shape[0], generator=g) < 0.6, 2, 4)
-    race = torch.where(tone < 0.30, 0, other)
-    race = torch.where(tone >= 0.55, 3, race)
-    return torch.where(tone >= 0.75, 1, race).long()
+def _utk_race(tone: Array, g: np.random.Generator) -> Array:
+    other = np.where(g.random(tone.shape[0]) < 0.6, 2, 4)
+    race = np.where(tone < 0.30, 0, other)
+    race = np.where(tone >= 0.55, 3, race)
+    return np.where(tone >= 0.75, 1, race)
 
 
 def generate_faces(config: SynthFacesConfig, *, bins: AgeBins | None = None) -> SynthFaces:
@@ -286,38 +283,37 @@ def generate_faces(config: SynthFacesConfig, *, bins: AgeBins | None = None) -> 
         A :class:`SynthFaces` whose rows are grouped by subject; images uint8 ``[n, 3, S, S]``.
     """
     age_bins = bins if bins is not None else AgeBins()
-    g = torch.Generator().manual_seed(config.seed)
+    g = np.random.Generator(np.random.PCG64(config.seed))
     traits = _subject_traits(config, g)
     lo, hi = config.images_per_subject
-    counts = torch.randint(lo, hi + 1, (config.n_subjects,), generator=g)
-    subj = torch.repeat_interleave(torch.arange(config.n_subjects), counts)
+    counts = g.integers(lo, hi + 1, config.n_subjects)
+    subj = np.repeat(np.arange(config.n_subjects), counts)
     ages, params = _image_params(config, traits, subj, g)
     races = _utk_race(traits["tone"], g)
-    step = max(1, _CHUNK_PIXELS // (config.image_size * config.image_size))
-    np_params = {k: v.numpy().astype(np.float32) for k, v in params.items()}
-    images = torch.empty(subj.shape[0], 3, config.image_size, config.image_size, dtype=torch.uint8)
+    size = config.image_size
+    step = max(1, _CHUNK_PIXELS // (size * size))
+    pixels = np.empty((subj.shape[0], 3, size, size), dtype=np.uint8)
     for i, start in enumerate(range(0, subj.shape[0], step)):
-        chunk = {k: v[start : start + step] for k, v in np_params.items()}
+        chunk = {k: v[start : start + step] for k, v in params.items()}
         rng = np.random.Generator(np.random.PCG64([config.seed, i]))
-        images[start : start + step] = torch.from_numpy(
-            render_faces(chunk, image_size=config.image_size, rng=rng)
-        )
+        pixels[start : start + step] = render_faces(chunk, image_size=size, rng=rng)
+    ages_t = torch.from_numpy(ages.astype(np.float32))
     subjects = tuple(subject_id_for(i) for i in range(config.n_subjects))
     rows = subj.tolist()
     data = FaceTensors(
-        images=images,
-        labels=age_bins.labels_for(ages),
-        ages=ages.float(),
+        images=torch.from_numpy(pixels),
+        labels=age_bins.labels_for(ages_t),
+        ages=ages_t,
         example_ids=tuple(_example_id(config.seed, r) for r in range(len(rows))),
         subject_ids=tuple(subjects[s] for s in rows),
     )
     return SynthFaces(
         data=data,
-        subject_index=subj,
+        subject_index=torch.from_numpy(subj.astype(np.int64)),
         subjects=subjects,
-        traits=traits,
-        genders=traits["female"].long(),
-        races=races,
+        traits={k: torch.from_numpy(v.astype(np.float32)) for k, v in traits.items()},
+        genders=torch.from_numpy(traits["female"].astype(np.int64)),
+        races=torch.from_numpy(races.astype(np.int64)),
         config=config,
     )
 
