@@ -1,0 +1,99 @@
+"""SIGKILL the batch job at every step, in a subprocess; the next run finishes the same job.
+
+After the second run: the same job completed, every finished step was kept (the resolved forget set,
+the candidate version), exactly one certificate and one new deployed version exist, and until promotion
+the deployed model was the untouched original.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deletion_sdk.sdk import DeletionSDK
+from tests.integration.pipeline_workspace import MODEL, Workspace, copy
+
+KILL_POINTS = [
+    "resolve:before",
+    "unlearn:before",
+    "unlearn:saved",
+    "verify:before",
+    "decide:before",
+    "promote:before",
+    "certify:before",
+    "complete:before",
+    "complete:written",
+]
+PROMOTED_BY = {"certify:before", "complete:before", "complete:written"}  # promotion had committed
+
+
+def _batch(ws: Workspace, kill_at: str | None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DELETION_SDK_HOME": str(ws.home), "DELETION_SDK_POLICY_DIR": str(ws.policy_dir)}
+    env.pop("DELETION_SDK_TEST_KILL_AT", None)
+    if kill_at:
+        env["DELETION_SDK_TEST_KILL_AT"] = kill_at
+    cmd = [
+        sys.executable,
+        "-m",
+        "deletion_sdk.cli",
+        "batch",
+        "run",
+        "--model",
+        MODEL,
+        "--json",
+        "--no-report",
+    ]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("kill_at", KILL_POINTS)
+def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace, tmp_path: Path) -> None:
+    ws = copy(sqlite_template, tmp_path)
+    with DeletionSDK.open(home=ws.home) as sdk:
+        original = sdk.deployed_model(name=MODEL)
+    original_bytes = Path(str(original.path)).read_bytes()
+
+    killed = _batch(ws, kill_at)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    with DeletionSDK.open(home=ws.home) as sdk:
+        (job,) = sdk.list_jobs(model=MODEL)
+        assert job.status == "running"
+        deployed_now = sdk.deployed_model(name=MODEL)
+        if kill_at in PROMOTED_BY:
+            assert deployed_now.parent_id == original.model_version_id
+        else:
+            assert deployed_now.model_version_id == original.model_version_id  # untouched until promotion
+        versions_before = {v.model_version_id for v in sdk.list_models(name=MODEL)}
+
+    finished = _batch(ws, None)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout)
+    assert result["job_id"] == job.job_id and result["resumed"] is True
+    assert result["status"] == "completed"
+
+    with DeletionSDK.open(home=ws.home) as sdk:
+        (again,) = sdk.list_jobs(model=MODEL)
+        assert again.status == "completed"
+        versions = sdk.list_models(name=MODEL)
+        # one original + one new version: no step that had committed was redone
+        assert len(versions) == 2, [(v.version, v.status) for v in versions]
+        new = next(v for v in versions if v.model_version_id != original.model_version_id)
+        assert new.status == "deployed" and new.parent_id == original.model_version_id
+        if kill_at not in ("resolve:before", "unlearn:before", "unlearn:saved"):
+            assert new.model_version_id in versions_before  # the candidate of the first run was kept
+        certificates = sorted((ws.home / "certificates").glob("*.intoto.json"))
+        assert [c.name for c in certificates] == [f"{job.job_id}.intoto.json"]
+        sdk.verify_certificate(path=certificates[0])
+        sdk.verify_audit_log()
+        assert {sdk.get_request(request_id=r).status for r in ws.request_ids} == {"completed"}
+        assert sdk.get_request(request_id=ws.no_data_request_id).status == "no_data"
+        certified = [e for e in sdk.audit_log.entries() if e.event.type == "certificate.issued"]
+        assert len(certified) == 1
+    assert Path(str(original.path)).read_bytes() == original_bytes
