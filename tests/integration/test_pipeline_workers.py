@@ -1,0 +1,67 @@
+"""Two batch workers at once against PostgreSQL never process the same request twice."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from deletion_sdk.sdk import DeletionSDK
+from tests.integration.pipeline_workspace import MODEL, build
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+WORKER = Path(__file__).with_name("batch_worker.py")
+
+
+def test_two_workers_share_the_queue_without_overlap(postgres_url: str, tmp_path: Path) -> None:
+    ws = build(tmp_path, database_url=postgres_url, n_requests=6)
+    env = {
+        **os.environ,
+        "DELETION_SDK_HOME": str(ws.home),
+        "DELETION_SDK_DATABASE_URL": postgres_url,
+        "DELETION_SDK_POLICY_DIR": str(ws.policy_dir),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
+    outs = [tmp_path / "w1.json", tmp_path / "w2.json"]
+    procs = [
+        subprocess.Popen([sys.executable, str(WORKER), MODEL, "2", str(out)], env=env, stderr=subprocess.PIPE)
+        for out in outs
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=1200)
+        assert p.returncode == 0, err.decode()[-2000:]
+    jobs = [job for out in outs for job in json.loads(out.read_text())]
+    claimed = [rid for job in jobs for rid in job["requests"]]
+    assert len(claimed) == len(set(claimed)), "a request was processed by two jobs"
+    assert set(claimed) == {*ws.request_ids, ws.no_data_request_id}
+    assert all(job["status"] == "completed" for job in jobs)
+
+    with DeletionSDK.open(home=ws.home, database_url=postgres_url) as sdk:
+        with sdk.ledger.session(write=False) as session:
+            pairs = session.execute(
+                sa.text("SELECT request_id, count(*) FROM job_requests GROUP BY request_id")
+            )
+            assert all(n == 1 for _, n in pairs)
+            certificates = session.execute(sa.text("SELECT count(*) FROM certificates")).scalar_one()
+        assert {sdk.get_request(request_id=r).status for r in ws.request_ids} == {"completed"}
+        versions = sorted(sdk.list_models(name=MODEL), key=lambda v: v.version)
+        # unlearning chained: every new version derives from the one deployed before it
+        for parent, child in itertools.pairwise(versions):
+            assert child.parent_id == parent.model_version_id
+        assert [v.status for v in versions][-1] == "deployed"
+        assert (
+            certificates
+            == len(versions) - 1
+            == sum(
+                1
+                for j in jobs
+                if j["status"] == "completed" and any(r in ws.request_ids for r in j["requests"])
+            )
+        )
+        sdk.verify_audit_log()
