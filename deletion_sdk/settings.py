@@ -9,6 +9,7 @@ variable               meaning                                          default
 ``KEY_PASSPHRASE``     passphrase that encrypts the signing key         unset (key stored plain)
 ``POLICY_DIR``         extra directory searched for policy YAML files   unset
 ``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
+``SHADOW_MODELS``      K reference models of the per-example tier       16 on GPU, 8 on CPU
 =====================  ===============================================  ==========================
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings"]
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     key_passphrase: SecretStr | None = None
     policy_dir: Path | None = None
     device: str = "auto"
+    shadow_models: int | None = Field(default=None, ge=2)
 
     @property
     def resolved_database_url(self) -> str:

@@ -34,6 +34,7 @@ from sqlmodel import Session
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import BudgetExceeded, ConflictError, JobError
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
+from deletion_sdk.jobs.evidence import find_qualification
 from deletion_sdk.jobs.models import DatasetSplits, load_model_version, load_splits, training_set_root
 from deletion_sdk.jobs.results import AttemptSummary, BatchResult, ModelSummary
 from deletion_sdk.ledger import jobs as jobq
@@ -466,7 +467,15 @@ class BatchRunner:
             age_bins=self.bins,
         )
         if tier != "population":
-            report = self._per_example(report, job, original, unlearned.model, forget)
+            report = self._per_example(
+                report,
+                job,
+                original,
+                (unlearned.model, loaded.model),
+                forget,
+                retain,
+                loaded.metadata.train_config,
+            )
         digest = _write_json(self._artifacts(job).verification(job.attempt), report.model_dump_json())
         with self.ledger.session() as session:
             emit(
@@ -488,17 +497,27 @@ class BatchRunner:
         report: VerificationReport,
         job: jobq.JobRecord,
         original: ModelVersionRecord,
-        model: Any,
+        models: tuple[Any, Any],
         forget: FaceTensors,
+        retain: FaceTensors,
+        config: Any,
     ) -> VerificationReport:
-        """Per-example LiRA evidence from the shadow bank, when the verification package provides one."""
-        try:
-            from deletion_sdk.verification import per_example_evidence  # type: ignore[attr-defined]
-        except ImportError:
-            self.progress("per-example evidence unavailable: the policy's LiRA check will fail closed")
-            return report
-        return per_example_evidence(  # type: ignore[no-any-return]
-            report, model=model, forget=forget, original=original, settings=self.settings
+        """Per-example LiRA evidence against the original model's shadow bank (built on first use)."""
+        from deletion_sdk.jobs.evidence import per_example_evidence
+
+        pool = _union(retain, forget)
+        self.progress(
+            f"per-example LiRA against the shadow bank of v{original.version} (built once per version)"
+        )
+        return per_example_evidence(
+            report,
+            unlearned=models[0],
+            original=models[1],
+            forget=forget,
+            pool=pool,
+            original_digest=original.weights_digest,
+            config=config,
+            settings=self.settings,
         )
 
     def _step_decide(self, job: jobq.JobRecord) -> jobq.JobRecord:
@@ -506,7 +525,14 @@ class BatchRunner:
         report = VerificationReport.model_validate_json(
             self._artifacts(job).verification(job.attempt).read_text()
         )
-        decision = evaluate(self._policy(job), report, method=record["method"])
+        qualified = find_qualification(record["method"], home=self.settings.home)
+        decision = evaluate(
+            self._policy(job),
+            report,
+            method=record["method"],
+            qualification_score_ratio=None if qualified is None else qualified[1],
+        )
+        record["qualification_report_digest"] = None if qualified is None else qualified[0]
         record["decision"] = json.loads(decision.model_dump_json())
         record["outcome"] = "passed" if decision.passed else "failed"
         self.progress(f"decision: {decision.summary()}")
@@ -572,6 +598,7 @@ class BatchRunner:
                 report=report,
                 report_sha256=str(job.state["verification_sha256"]),
                 directory=self.settings.certificates_dir,
+                qualification_report_digest=record.get("qualification_report_digest"),
             )
             jobq.record_certificate(
                 session,
@@ -655,6 +682,21 @@ class BatchRunner:
             remaining_due=due,
             message=job.error or "",
         )
+
+
+def _union(a: FaceTensors, b: FaceTensors) -> FaceTensors:
+    """Rows of both, sorted by example id (a stable pool for the shadow bank)."""
+    import torch
+
+    ids = (*a.example_ids, *b.example_ids)
+    order = sorted(range(len(ids)), key=ids.__getitem__)
+    both = FaceTensors(
+        images=torch.cat([a.images, b.images]),
+        labels=torch.cat([a.labels, b.labels]),
+        ages=torch.cat([a.ages, b.ages]),
+        example_ids=ids,
+    )
+    return both.take(order)
 
 
 def _summary(record: ModelVersionRecord, report: VerificationReport | None, role: str) -> ModelSummary:

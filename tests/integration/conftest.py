@@ -19,6 +19,12 @@ def escalate_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
 
 
+@pytest.fixture(scope="session")
+def per_example_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """Requests under a per-example-tier policy (LiRA against a shadow bank)."""
+    return build(tmp_path_factory.mktemp("template-lira"), policy="per-example-test", n_requests=3)
+
+
 @pytest.fixture
 def env_for(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     def apply(ws: Workspace) -> Workspace:

@@ -41,6 +41,13 @@ ESCALATE_POLICY = FAST_POLICY.replace("id: fast-test", "id: escalate-test").repl
     "min_retain_accuracy_ratio: 0.0", "min_holdout_accuracy_ratio: 2.0"
 )
 
+# Per-example tier: LiRA against a shadow bank (K from DELETION_SDK_SHADOW_MODELS), loose thresholds.
+PER_EXAMPLE_POLICY = (
+    FAST_POLICY.replace("id: fast-test", "id: per-example-test")
+    .replace("tier: population", "tier: per_example")
+    .replace("max_attack_auc: 0.99", "max_attack_auc: 0.99\n    max_lira_excess_flagged: 1.0")
+)
+
 
 @dataclass(frozen=True)
 class Workspace:
@@ -56,6 +63,7 @@ def write_policies(policy_dir: Path) -> None:
     policy_dir.mkdir(parents=True, exist_ok=True)
     (policy_dir / "fast-test.yaml").write_text(FAST_POLICY)
     (policy_dir / "escalate-test.yaml").write_text(ESCALATE_POLICY)
+    (policy_dir / "per-example-test.yaml").write_text(PER_EXAMPLE_POLICY)
 
 
 def build(

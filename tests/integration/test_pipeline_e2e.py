@@ -124,3 +124,24 @@ def test_batch_cli_exit_codes_and_idle(sqlite_template: Workspace, tmp_path: Pat
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: ") and "no-such-model" in missing.stderr
     assert ws.home.exists()
+
+
+def test_per_example_tier_runs_lira_against_the_shadow_bank(
+    per_example_template: Workspace, tmp_path: Path, env_for, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    ws = env_for(copy(per_example_template, tmp_path))
+    monkeypatch.setenv("DELETION_SDK_SHADOW_MODELS", "6")
+    with DeletionSDK.open() as sdk:
+        original = sdk.deployed_model(name=MODEL)
+        result = sdk.run_batch(model=MODEL)
+        assert result.status == "completed"
+        verified = sdk.verify_certificate(path=result.certificate_path)
+    figures = verified.predicate.verification.figures
+    assert verified.predicate.verification.tier == "per_example"
+    assert figures["lira_flagged_fraction"] is not None
+    assert figures["lira_excess_flagged_fraction"] is not None
+    checks = {c["name"] for c in verified.predicate.decision.checks}
+    assert "lira_excess_flagged" in checks
+    bank = ws.home / "shadow" / original.weights_digest
+    assert (bank / "index.json").is_file()
+    assert len(list(bank.glob("member-*.safetensors"))) == 6
