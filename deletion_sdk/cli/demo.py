@@ -37,13 +37,14 @@ class DemoPlan:
 
     @classmethod
     def for_mode(cls, quick: bool) -> DemoPlan:
-        # Full: the default CPU age predictor (about 10,000 training images, see data.defaults).
-        # Quick: a smaller population and fewer epochs, for a three-minute tour.
-        return (
-            cls(n_subjects=1000, image_size=32, epochs=12, n_requests=12)
-            if quick
-            else cls(n_subjects=3700, image_size=32, epochs=25, n_requests=20)
-        )
+        # Full: the default CPU age predictor (about 10,000 training images, see data.defaults, and the
+        # default TrainConfig). Quick: a smaller population and fewer epochs, for a three-minute tour.
+        from deletion_sdk.data import DEFAULT_N_SUBJECTS
+        from deletion_sdk.training import TrainConfig
+
+        if quick:
+            return cls(n_subjects=1000, image_size=32, epochs=10, n_requests=12)
+        return cls(n_subjects=DEFAULT_N_SUBJECTS, image_size=32, epochs=TrainConfig().epochs, n_requests=20)
 
 
 def _fresh_workdir(workdir: Path) -> None:
