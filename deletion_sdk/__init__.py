@@ -210,10 +210,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         AttackResult,
         ForgettingQuality,
         VerificationReport,
-        final_score,
-        forgetting_quality,
         logit_scaled_confidence,
         population_attack,
         qualify,
         verify_population,
     )
+    from deletion_sdk.verification.forgetting_quality import final_score, forgetting_quality

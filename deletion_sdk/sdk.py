@@ -198,6 +198,7 @@ class DeletionSDK(Operations):
         received_at: datetime | str | None = None,
         idempotency_key: str | None = None,
         actor: str = "api",
+        verified: bool = False,
     ) -> SubmitResult:
         """Record a deletion request (or return the one it duplicates).
 
@@ -207,6 +208,8 @@ class DeletionSDK(Operations):
             received_at: ISO 8601 text or datetime (naive means UTC); default now. Not in the future.
             idempotency_key: submitting the same key again returns the same request (``created=False``).
             actor: recorded in the history.
+            verified: the intake channel already verified the requester's identity (e.g. a logged-in
+                account deletion): a new request moves straight to ``verified``, recorded as such.
 
         Returns:
             The request; ``created`` is False for a repeat, and ``duplicate_of_open`` is True when the
@@ -229,29 +232,56 @@ class DeletionSDK(Operations):
                 self.subject_key, _text(idempotency_key, "idempotency_key", what="a non-empty key")
             )
         )
-        return requests.submit(
+        who = _text(actor, "actor", what="a non-empty actor name")
+        result = requests.submit(
             self.ledger,
             subject_ref=ref,
             policy=policy_obj,
             received_at=received,
             idempotency_key=key,
-            actor=_text(actor, "actor", what="a non-empty actor name"),
+            actor=who,
         )
+        if verified and result.created:
+            record = self._verify_received([result.request.request_id], actor=who)[0]
+            result = result.model_copy(update={"request": record})
+        return result
 
-    def import_requests(self, *, path: Path | str, actor: str = "import") -> ImportReport:
+    def _verify_received(self, request_ids: Sequence[str], *, actor: str) -> list[RequestRecord]:
+        """Move ``received`` requests to ``verified`` (identity checked at intake), in one transaction."""
+        out = []
+        with self.ledger.session() as session:
+            for rid in request_ids:
+                record = requests.get(session, rid)
+                if record.status == RequestStatus.RECEIVED.value:
+                    record = requests.transition(
+                        session,
+                        request_id=rid,
+                        to=RequestStatus.VERIFIED,
+                        actor=actor,
+                        reason="identity verified by the intake channel",
+                    )
+                out.append(record)
+        return out
+
+    def import_requests(
+        self, *, path: Path | str, actor: str = "import", verified: bool = False
+    ) -> ImportReport:
         """Import requests from a CSV or JSONL file (see :mod:`deletion_sdk.ledger.intake`).
+
+        With ``verified`` the file's requesters were identity-checked upstream: imported requests still
+        ``received`` move to ``verified``.
 
         Raises:
             ManifestError: unreadable file or malformed header (nothing imported). Bad rows do not raise:
                 they are listed in the report.
         """
-        return intake.import_requests(
-            self.ledger,
-            path=Path(path),
-            subject_key=self.subject_key,
-            load_policy=self.policy,
-            actor=_text(actor, "actor", what="a non-empty actor name"),
+        who = _text(actor, "actor", what="a non-empty actor name")
+        report = intake.import_requests(
+            self.ledger, path=Path(path), subject_key=self.subject_key, load_policy=self.policy, actor=who
         )
+        if verified and report.request_ids:
+            self._verify_received(sorted(set(report.request_ids)), actor=who)
+        return report
 
     def get_request(self, *, request_id: str) -> RequestRecord:
         """The request with this id (NotFoundError when there is none)."""

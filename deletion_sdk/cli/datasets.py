@@ -1,4 +1,4 @@
-"""``deletion-sdk datasets register|show|list``."""
+"""``deletion-sdk datasets register|show|list|synth``."""
 
 from __future__ import annotations
 
@@ -72,3 +72,49 @@ def register(app: typer.Typer) -> None:
             console().print(table)
 
         emit(list(records), as_json=as_json, human=human)
+
+    @group.command("synth")
+    def synth(
+        out: Path = typer.Option(..., "--out", help="Directory for images/, manifest.csv and requests.csv."),
+        subjects: int = typer.Option(200, "--subjects", min=10, help="Number of synthetic people."),
+        image_size: int = typer.Option(32, "--image-size", min=16, help="Image side in pixels."),
+        requests: int = typer.Option(5, "--requests", min=0, help="Sample deletion requests to write."),
+        policy: str = typer.Option("gdpr-art17", "--policy", help="Policy of the sample requests."),
+        utkface_names: bool = typer.Option(False, "--utkface-names", help="UTKFace-style JPEG file names."),
+        seed: int = typer.Option(0, "--seed", min=0),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Generate synthetic faces with a lineage manifest (train/holdout/test by person) and a sample
+        requests.csv naming people from the training split (plus one who is in no data)."""
+        import csv
+        import random
+
+        from deletion_sdk.data import SynthFacesConfig, generate_faces, subject_disjoint_split, write_faces
+
+        faces = generate_faces(SynthFacesConfig(n_subjects=subjects, image_size=image_size, seed=seed))
+        parts = subject_disjoint_split(
+            faces.data, fractions={"train": 0.6, "holdout": 0.2, "test": 0.2}, seed=seed
+        )
+        split = {eid: name for name, part in parts.items() for eid in part.example_ids}
+        written = write_faces(faces, out, split=split, utkface_names=utkface_names)
+        people = sorted(set(parts["train"].subject_ids or ()))
+        chosen = random.Random(seed).sample(people, min(requests, len(people)))
+        requests_path = out / "requests.csv"
+        with requests_path.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["subject", "policy"])
+            writer.writerows([(p, policy) for p in [*chosen, "never.seen@example.org"][: requests + 1]])
+        doc = {
+            "manifest": str(written.manifest_path),
+            "requests": str(requests_path),
+            "images": written.n_images,
+            "subjects": subjects,
+        }
+        emit(
+            doc,
+            as_json=as_json,
+            human=lambda: print(
+                f"wrote {written.n_images} images of {subjects} people: {written.manifest_path}; "
+                f"{len(chosen) + 1} sample requests: {requests_path}"
+            ),
+        )

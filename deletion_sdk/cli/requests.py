@@ -53,6 +53,9 @@ def register(app: typer.Typer) -> None:
         policy: str = typer.Option(..., "--policy", help="Policy id, e.g. gdpr-art17 or ccpa."),
         received_at: str | None = typer.Option(None, "--received-at", help="ISO 8601; default now (UTC)."),
         idempotency_key: str | None = typer.Option(None, "--idempotency-key", help="Same key, same request."),
+        verified: bool = typer.Option(
+            False, "--verified", help="The requester's identity is already verified."
+        ),
         as_json: bool = JsonOption,
     ) -> None:
         """Record a deletion request."""
@@ -63,6 +66,7 @@ def register(app: typer.Typer) -> None:
                 received_at=received_at,
                 idempotency_key=idempotency_key,
                 actor="cli",
+                verified=verified,
             )
         data = _one(result.request, created=result.created, duplicate_of_open=result.duplicate_of_open)
 
@@ -82,11 +86,14 @@ def register(app: typer.Typer) -> None:
         path: Path = typer.Argument(
             ..., help="CSV or JSONL file: subject, policy[, received_at, idempotency_key]."
         ),
+        verified: bool = typer.Option(
+            False, "--verified", help="The requesters' identities were verified upstream."
+        ),
         as_json: bool = JsonOption,
     ) -> None:
         """Import requests in bulk; bad rows are reported by line (exit 1 when any row was rejected)."""
         with open_sdk(ctx) as sdk:
-            report = sdk.import_requests(path=path, actor="cli-import")
+            report = sdk.import_requests(path=path, actor="cli-import", verified=verified)
 
         def human() -> None:
             print(
