@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from deletion_sdk.data.defaults import default_age_predictor_data
+from deletion_sdk.logging import configure_logging
 from deletion_sdk.training import TrainConfig, train_model
 from deletion_sdk.verification import verify_population
 from deletion_sdk.verification.qualification import qualify, select_forget_set, summarize
@@ -101,6 +102,7 @@ def main() -> None:
     parser.add_argument("--subjects", type=int, default=None, help="override the number of subjects")
     parser.add_argument("--epochs", type=int, default=None, help="override TrainConfig.epochs")
     parser.add_argument("--arch", default=None, help="override TrainConfig.arch")
+    parser.add_argument("--image-size", type=int, default=None, help="override TrainConfig.image_size")
     parser.add_argument("--forget-fraction", type=float, default=0.02)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
@@ -108,12 +110,15 @@ def main() -> None:
     parser.add_argument("--population-check", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
+    configure_logging(level="WARNING")  # logs on stderr: stdout stays one JSON document
 
     updates: dict[str, Any] = {}
     if args.epochs is not None:
         updates["epochs"] = args.epochs
     if args.arch is not None:
         updates["arch"] = args.arch
+    if args.image_size is not None:
+        updates["image_size"] = args.image_size
     config = TrainConfig().model_copy(update=updates)
     result: dict[str, Any] = {
         "machine": _machine(),
