@@ -118,8 +118,11 @@ def main() -> None:
     parser.add_argument("--archs", nargs="+", default=["tiny_cnn", "resnet18"])
     parser.add_argument("--skip-default", action="store_true", help="skip training the default model")
     parser.add_argument("--epochs", type=int, default=None, help="override TrainConfig().epochs")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     result: dict[str, Any] = {
         "benchmark": "training_throughput",

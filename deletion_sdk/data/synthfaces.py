@@ -14,8 +14,9 @@ Because cues follow the apparent age while labels follow the true age, the task 
 not trivially so, and a model can lower its training loss further by memorising its training
 people — the membership signal that unlearning must remove.
 
-Rendering is vectorised (:mod:`deletion_sdk.data._render`): 20,000 images at 32×32 take a few
-seconds on two CPU cores. Everything is deterministic from ``SynthFacesConfig.seed``.
+Rendering is vectorised numpy on batches of images (:mod:`deletion_sdk.data._render`): 20,000
+images at 32×32 take about 7 CPU-seconds on one core (``benchmarks/synthfaces_speed.py``).
+Everything is deterministic from ``SynthFacesConfig.seed`` (numpy PCG64 streams).
 """
 
 from __future__ import annotations
