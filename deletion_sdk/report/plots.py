@@ -233,7 +233,9 @@ def utility_png(utility: UtilityReport) -> bytes:
             x + i * width,
             values,
             width,
-            yerr=np.nan_to_num(np.stack([low, high])),
+            # Interval ends can sit a rounding error on the wrong side of the value (e.g. a Wilson
+            # interval at accuracy 0): matplotlib refuses negative error bars, so clip them at 0.
+            yerr=np.clip(np.nan_to_num(np.stack([low, high])), 0.0, None),
             capsize=3,
             color=MODEL_COLOURS[role],
             label=MODEL_LABELS[role],

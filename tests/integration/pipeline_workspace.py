@@ -67,9 +67,18 @@ def write_policies(policy_dir: Path) -> None:
 
 
 def build(
-    root: Path, *, database_url: str | None = None, policy: str = "fast-test", n_requests: int = 4
+    root: Path,
+    *,
+    database_url: str | None = None,
+    policy: str = "fast-test",
+    n_requests: int = 4,
+    epochs: int = 6,
 ) -> Workspace:
-    """Generate data, train, deploy, record ``n_requests`` verified requests (+1 with no data)."""
+    """Generate data, train, deploy, record ``n_requests`` verified requests (+1 with no data).
+
+    ``epochs`` sets the retraining estimate: with 6, a two-epoch fine-tune stays well inside a budget of
+    one retraining even on a loaded machine, so budget overruns do not replace the failures under test.
+    """
     faces = generate_faces(SynthFacesConfig(n_subjects=48, image_size=16, images_per_subject=(2, 5), seed=7))
     parts = subject_disjoint_split(faces.data, fractions={"train": 0.6, "holdout": 0.2, "test": 0.2}, seed=7)
     split = {eid: name for name, part in parts.items() for eid in part.example_ids}
@@ -84,7 +93,9 @@ def build(
         sdk.generate_keys()
         sdk.register_dataset(name="faces", manifest=written.manifest_path)
         sdk.train_model(
-            dataset="faces", name=MODEL, config=TrainConfig(image_size=16, epochs=2, batch_size=64, seed=1)
+            dataset="faces",
+            name=MODEL,
+            config=TrainConfig(image_size=16, epochs=epochs, batch_size=64, seed=1),
         )
         ids = []
         for subject in [*subjects, "outsider@example.org"]:

@@ -403,3 +403,16 @@ def test_plots_adapt_to_the_evidence_present(data: ReportData) -> None:
     )
     bars = Image.open(io.BytesIO(lira_png(lira)))
     assert bars.format == "PNG" and bars.size != Image.open(io.BytesIO(lira_png(report.lira))).size
+
+
+def test_interval_ends_a_rounding_error_past_the_value_still_render(evidence: Evidence) -> None:
+    # Regression: a Wilson interval at accuracy 0 can put ci_low a hair above the value; matplotlib
+    # refused the negative error bar and the whole report (and `batch run`) crashed.
+    from deletion_sdk.report import plots
+
+    report = evidence.attempts[-1][1]
+    accuracy = dict(report.utility.unlearned.accuracy)
+    accuracy["forget"] = accuracy["forget"].model_copy(update={"value": 0.0, "ci_low": 1e-17, "ci_high": 0.2})
+    unlearned = report.utility.unlearned.model_copy(update={"accuracy": accuracy})
+    png = plots.utility_png(report.utility.model_copy(update={"unlearned": unlearned}))
+    assert png.startswith(b"\x89PNG")
