@@ -106,7 +106,11 @@ def test_register_from_manifest_records_digests_refs_and_root(
         ),
         ([*ROWS[:2], ("ex-9", "dave@example.com", "img/9.png", "-3", "train")], "", r":4: age must be"),
         ([*ROWS[:1], ("ex-9", "dave@example.com", "img/9.png", "abc", "train")], "", r":3: age must be"),
-        ([*ROWS[:1], ("ex-9", "dave@example.com", "img/9.png", "30", "validation")], "", r":3: split must be"),
+        (
+            [*ROWS[:1], ("ex-9", "dave@example.com", "img/9.png", "30", "validation")],
+            "",
+            r":3: split must be",
+        ),
         (
             [*ROWS[:1], ("ex-9", "dave@example.com", "missing/9.png", "30", "train")],
             "",
