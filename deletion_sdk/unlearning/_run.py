@@ -24,7 +24,7 @@ from deletion_sdk.errors import BudgetExceeded
 from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.unlearning.base import UnlearnerParams, UnlearningContext, UnlearningProgress
 
-__all__ = ["Batch", "UnlearningRun", "concat", "cross_entropy"]
+__all__ = ["Batch", "UnlearningRun", "concat", "cross_entropy", "top_fraction_masks"]
 
 P = TypeVar("P", bound=UnlearnerParams)
 
@@ -333,6 +333,33 @@ def concat(first: FaceTensors, second: FaceTensors) -> FaceTensors:
         ages=torch.cat([first.ages, second.ages]),
         example_ids=first.example_ids + second.example_ids,
     )
+
+
+def top_fraction_masks(
+    scores: dict[str, torch.Tensor], fraction: float, *, largest: bool = True
+) -> dict[str, torch.Tensor]:
+    """Boolean masks selecting exactly ``round(fraction * total)`` entries with the largest (or smallest)
+    score across all tensors together; ties (e.g. many exact zeros) are broken by position, never
+    by selecting them all.
+
+    Args:
+        scores: ``{name: tensor}`` of any shapes.
+        fraction: share of all entries to select, in (0, 1].
+        largest: select the largest scores (else the smallest).
+
+    Returns:
+        ``{name: bool tensor shaped like scores[name]}``.
+    """
+    flat = torch.cat([t.flatten() for t in scores.values()])
+    k = min(flat.numel(), max(1, round(fraction * flat.numel())))
+    chosen = torch.zeros(flat.numel(), dtype=torch.bool, device=flat.device)
+    chosen[torch.topk(flat, k, largest=largest, sorted=False).indices] = True
+    masks: dict[str, torch.Tensor] = {}
+    offset = 0
+    for name, t in scores.items():
+        masks[name] = chosen[offset : offset + t.numel()].view_as(t)
+        offset += t.numel()
+    return masks
 
 
 def cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -30,12 +30,17 @@ class L1Sparse(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
-        epochs: int = Field(2, ge=1, description="passes over the retain set")
+        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
+        # forget = whole subjects, 2% of training images) by a small grid minimising
+        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
+        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Tried (epochs, lr_scale, gamma) -> AUC / holdout: (2, 1, 5e-5) 0.659 / 0.395;
+        # (2, 1, 5e-4) 0.645 / 0.388; (3, 2, 3e-3) 0.521 / 0.396.
+        epochs: int = Field(3, ge=1, description="passes over the retain set")
         lr_scale: float = Field(
-            1.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            2.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        gamma: float = Field(5e-5, ge=0, description="initial L1 coefficient, decayed linearly to 0")
+        gamma: float = Field(3e-3, ge=0, description="initial L1 coefficient, decayed linearly to 0")
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
     def _run(self, run: UnlearningRun) -> None:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from deletion_sdk.unlearning._run import UnlearningRun, cross_entropy
+from deletion_sdk.unlearning._run import UnlearningRun, cross_entropy, top_fraction_masks
 from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
 from deletion_sdk.unlearning.registry import register_unlearner
 
@@ -40,12 +40,19 @@ class MaskedSmallGradients(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Tuned on the default CPU age predictor (see benchmarks/unlearning_leaderboard.py).
-        reinit_fraction: float = Field(0.3, gt=0, lt=1, description="share of conv weights re-initialised")
-        epochs: int = Field(2, ge=1, description="fine-tuning passes over the retain set")
-        lr_scale: float = Field(1.0, gt=0, description="peak LR as a fraction of the training LR")
+        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
+        # forget = whole subjects, 2% of training images) by a small grid minimising
+        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
+        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Tried (reinit_fraction, epochs, lr_scale, damping) -> AUC / holdout: authors' (0.3, 2, 1,
+        # 0.1) 0.636 / 0.397; (0.3, 3, 2, 0.1) 0.646 / 0.399; (0.5, 3, 2, 0.3) 0.584 / 0.402;
+        # (0.5, 3, 3, 0.5) 0.572 / 0.400. Forgets only partly: it re-initialises convolutions only,
+        # and tiny_cnn keeps much of what it memorised in its large linear head.
+        reinit_fraction: float = Field(0.5, gt=0, lt=1, description="share of conv weights re-initialised")
+        epochs: int = Field(3, ge=1, description="fine-tuning passes over the retain set")
+        lr_scale: float = Field(3.0, gt=0, description="peak LR as a fraction of the training LR")
         warmup_fraction: float = Field(0.2, ge=0, lt=1, description="share of steps in linear warm-up")
-        damping: float = Field(0.1, ge=0, le=1, description="update scale of weights not re-initialised")
+        damping: float = Field(0.5, ge=0, le=1, description="update scale of weights not re-initialised")
         batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
 
     def _run(self, run: UnlearningRun) -> None:
@@ -56,15 +63,13 @@ class MaskedSmallGradients(Unlearner):
         g_forget = run.gradients(run.forget, cross_entropy, batch_size=p.batch_size)
         names = {f"{m}.weight" for m, mod in run.model.named_modules() if isinstance(mod, nn.Conv2d)}
         combined = {n: (g_retain[n] - g_forget[n]).abs() for n in g_retain if n in names}
-        flat = torch.cat([c.flatten() for c in combined.values()])
-        k = max(1, round(p.reinit_fraction * flat.numel()))
-        threshold = torch.topk(flat, k, largest=False, sorted=False).values.max()
+        masks = top_fraction_masks(combined, p.reinit_fraction, largest=False)
         params = dict(run.model.named_parameters())
         scale: list[tuple[torch.Tensor, torch.Tensor]] = []
         with torch.no_grad():
             for name, w in params.items():
                 if name in combined:
-                    mask = combined[name] <= threshold
+                    mask = masks[name]
                     fresh = nn.init.kaiming_normal_(torch.empty_like(w), mode="fan_out", nonlinearity="relu")
                     w.copy_(torch.where(mask, fresh, w))
                     scale.append((w, torch.where(mask, 1.0, p.damping).to(w.dtype)))

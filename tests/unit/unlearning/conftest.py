@@ -28,6 +28,7 @@ class TinyTask:
     forget: FaceTensors
     retain: FaceTensors
     config: TrainConfig
+    snapshot: dict[str, torch.Tensor]  # the model's state when the task was made: it must never change
 
     def context(self, **overrides: object) -> UnlearningContext:
         kwargs: dict[str, object] = {"device": "cpu", "seed": 0, "train_config": self.config}
@@ -64,4 +65,6 @@ def tiny_task() -> TinyTask:
     retain = data.take(range(N_FORGET, N_TRAIN))
     acc, _ = forget_scores(result.model, forget)
     assert acc == 1.0, "the tiny model must memorise its forget set for the contract to mean anything"
-    return TinyTask(model=result.model.eval(), forget=forget, retain=retain, config=config)
+    model = result.model.eval()
+    snapshot = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return TinyTask(model=model, forget=forget, retain=retain, config=config, snapshot=snapshot)
