@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
-        "--cache", default="benchmarks/out/unlearning_cache", help="cache of original/retrain"
+        "--cache", default="benchmarks/out/unlearning_cache", help="cache of the original model"
+    )
+    parser.add_argument(
+        "--reuse-retrain",
+        action="store_true",
+        help="reuse a cached retrain (and its time) instead of timing one",
     )
     args = parser.parse_args(argv)
     configure_logging(level="WARNING")  # logs on stderr: stdout stays one JSON document

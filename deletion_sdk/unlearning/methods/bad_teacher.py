@@ -40,13 +40,17 @@ class BadTeacher(Unlearner):
         # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
         # Tried (epochs, lr_scale) -> AUC / holdout: (1, 0.05) 0.696 / 0.389; (1, 0.5) 0.602 / 0.377;
         # (2, 1.0) 0.525 / 0.383.
-        epochs: int = Field(2, ge=1, description="passes over the forget + retain-subset mix")
-        retain_fraction: float = Field(0.3, gt=0, le=1, description="share of the retain set mixed in")
-        lr_scale: float = Field(
-            1.0, gt=0, description="LR as a fraction of the training LR (paper: Adam 1e-4)"
+        epochs: int = Field(default=2, ge=1, description="passes over the forget + retain-subset mix")
+        retain_fraction: float = Field(
+            default=0.3, gt=0, le=1, description="share of the retain set mixed in"
         )
-        temperature: float = Field(1.0, gt=0)
-        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        lr_scale: float = Field(
+            default=1.0, gt=0, description="LR as a fraction of the training LR (paper: Adam 1e-4)"
+        )
+        temperature: float = Field(default=1.0, gt=0)
+        batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

@@ -35,11 +35,13 @@ class Finetune(Unlearner):
         # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
         # Tried (epochs, lr_scale) -> AUC / holdout: (2, 1) 0.665 / 0.387; (3, 2) 0.618 / 0.392;
         # (3, 4) 0.525 / 0.389; (4, 4) 0.527 / 0.401. Forgetting needs a re-warmed, high learning rate.
-        epochs: int = Field(4, ge=1, description="passes over the retain set")
+        epochs: int = Field(default=4, ge=1, description="passes over the retain set")
         lr_scale: float = Field(
-            4.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=4.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

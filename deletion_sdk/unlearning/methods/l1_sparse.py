@@ -36,12 +36,14 @@ class L1Sparse(Unlearner):
         # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
         # Tried (epochs, lr_scale, gamma) -> AUC / holdout: (2, 1, 5e-5) 0.659 / 0.395;
         # (2, 1, 5e-4) 0.645 / 0.388; (3, 2, 3e-3) 0.521 / 0.396.
-        epochs: int = Field(3, ge=1, description="passes over the retain set")
+        epochs: int = Field(default=3, ge=1, description="passes over the retain set")
         lr_scale: float = Field(
-            2.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=2.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        gamma: float = Field(3e-3, ge=0, description="initial L1 coefficient, decayed linearly to 0")
-        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        gamma: float = Field(default=3e-3, ge=0, description="initial L1 coefficient, decayed linearly to 0")
+        batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

@@ -48,12 +48,20 @@ class MaskedSmallGradients(Unlearner):
         # 0.1) 0.636 / 0.397; (0.3, 3, 2, 0.1) 0.646 / 0.399; (0.5, 3, 2, 0.3) 0.584 / 0.402;
         # (0.5, 3, 3, 0.5) 0.572 / 0.400. Forgets only partly: it re-initialises convolutions only,
         # and tiny_cnn keeps much of what it memorised in its large linear head.
-        reinit_fraction: float = Field(0.5, gt=0, lt=1, description="share of conv weights re-initialised")
-        epochs: int = Field(3, ge=1, description="fine-tuning passes over the retain set")
-        lr_scale: float = Field(3.0, gt=0, description="peak LR as a fraction of the training LR")
-        warmup_fraction: float = Field(0.2, ge=0, lt=1, description="share of steps in linear warm-up")
-        damping: float = Field(0.5, ge=0, le=1, description="update scale of weights not re-initialised")
-        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        reinit_fraction: float = Field(
+            default=0.5, gt=0, lt=1, description="share of conv weights re-initialised"
+        )
+        epochs: int = Field(default=3, ge=1, description="fine-tuning passes over the retain set")
+        lr_scale: float = Field(default=3.0, gt=0, description="peak LR as a fraction of the training LR")
+        warmup_fraction: float = Field(
+            default=0.2, ge=0, lt=1, description="share of steps in linear warm-up"
+        )
+        damping: float = Field(
+            default=0.5, ge=0, le=1, description="update scale of weights not re-initialised"
+        )
+        batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

@@ -34,13 +34,13 @@ class NegGradPlus(Unlearner):
         # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
         # Tried alpha -> AUC / holdout: 0.2 0.548 / 0.390; 0.25 0.515 / 0.386; 0.3 0.493 / 0.386.
         epochs: int = Field(
-            5, ge=1, description="passes over the forget set, each paired with retain batches"
+            default=5, ge=1, description="passes over the forget set, each paired with retain batches"
         )
-        alpha: float = Field(0.25, ge=0, description="weight of the forget-set ascent term")
+        alpha: float = Field(default=0.25, ge=0, description="weight of the forget-set ascent term")
         lr_scale: float = Field(
-            0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=0.5, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        batch_size: int | None = Field(32, ge=1, description="rows per forget and per retain batch")
+        batch_size: int | None = Field(default=32, ge=1, description="rows per forget and per retain batch")
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

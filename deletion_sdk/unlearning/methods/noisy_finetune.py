@@ -54,16 +54,20 @@ class NoisyFinetune(Unlearner):
         # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
         # Tried (noise, epochs, lr_scale) -> AUC / holdout: (0.6, 3, 0.5) 0.612 / 0.377; (0.8, 3, 1)
         # 0.571 / 0.378; (1.0, 4, 1) 0.554 / 0.376; (1.0, 3, 0.5) 0.537 / 0.361; (1.5, 4, 1) 0.524 / 0.359.
-        noise: float = Field(1.5, ge=0, description="noise std relative to each conv weight's std")
-        final_noise: float = Field(0.1, ge=0, description="relative noise added before the last epoch")
-        epochs: int = Field(4, ge=1, description="fine-tuning passes over the retain set; author: 4")
+        noise: float = Field(default=1.5, ge=0, description="noise std relative to each conv weight's std")
+        final_noise: float = Field(
+            default=0.1, ge=0, description="relative noise added before the last epoch"
+        )
+        epochs: int = Field(default=4, ge=1, description="fine-tuning passes over the retain set; author: 4")
         lr_scale: float = Field(
-            1.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=1.0, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
         class_weight_power: float = Field(
-            0.5, ge=0, description="w_c = (n_c / n_max) ** power; 0: unweighted"
+            default=0.5, ge=0, description="w_c = (n_c / n_max) ** power; 0: unweighted"
         )
-        batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

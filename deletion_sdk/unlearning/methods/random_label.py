@@ -67,13 +67,15 @@ class RandomLabel(Unlearner):
         # Tried lr_scale -> AUC / holdout: 0.03 0.698 / 0.380; 0.1 0.626 / 0.286; 0.2 0.564 / 0.239;
         # 0.5 0.455 / 0.209 (0.03 and 0.5 with retain batches of 32). No setting forgets without
         # destroying utility on this model.
-        epochs: int = Field(5, ge=1, description="passes over the forget set")
+        epochs: int = Field(default=5, ge=1, description="passes over the forget set")
         lr_scale: float = Field(
-            0.2, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=0.2, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        forget_weight: float = Field(1.0, ge=0, description="weight of the random-label loss")
-        batch_size: int | None = Field(32, ge=1, description="rows per forget batch")
-        retain_batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        forget_weight: float = Field(default=1.0, ge=0, description="weight of the random-label loss")
+        batch_size: int | None = Field(default=32, ge=1, description="rows per forget batch")
+        retain_batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

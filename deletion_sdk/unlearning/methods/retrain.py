@@ -60,7 +60,7 @@ class Retrain(Unlearner):
     exact = True
 
     class Params(UnlearnerParams):
-        epochs: int | None = Field(None, ge=1, description="default: the TrainConfig's epochs")
+        epochs: int | None = Field(default=None, ge=1, description="default: the TrainConfig's epochs")
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

@@ -38,15 +38,17 @@ class SalUn(Unlearner):
         # 0.223. Forgets, but costs utility. (At
         # mask_ratio 0.5 the mask held every weight with a non-zero gradient: plain random_label.)
         mask_ratio: float = Field(
-            0.3, gt=0, le=1, description="fraction of weights updated (largest saliency)"
+            default=0.3, gt=0, le=1, description="fraction of weights updated (largest saliency)"
         )
-        epochs: int = Field(5, ge=1, description="passes over the forget set")
+        epochs: int = Field(default=5, ge=1, description="passes over the forget set")
         lr_scale: float = Field(
-            0.3, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
+            default=0.3, gt=0, description="peak LR as a fraction of the training LR (cosine to 0)"
         )
-        forget_weight: float = Field(1.0, ge=0, description="weight of the random-label loss")
-        batch_size: int | None = Field(32, ge=1, description="rows per forget batch")
-        retain_batch_size: int | None = Field(None, ge=1, description="default: the TrainConfig's batch size")
+        forget_weight: float = Field(default=1.0, ge=0, description="weight of the random-label loss")
+        batch_size: int | None = Field(default=32, ge=1, description="rows per forget batch")
+        retain_batch_size: int | None = Field(
+            default=None, ge=1, description="default: the TrainConfig's batch size"
+        )
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)

@@ -42,17 +42,17 @@ class Scrub(Unlearner):
         # Tried (lr_scale, forget_batch_size) -> AUC / holdout: (0.25, 32) 0.651 / 0.386; (0.25, 16)
         # 0.601 / 0.396; (0.3, 16) 0.572 / 0.370; (0.35, 16) 0.503 / 0.332; (0.5, 16) and (0.25, 8)
         # collapsed (holdout 0.21-0.23): the max-steps are unbounded, so 0.3 keeps a safety margin.
-        epochs: int = Field(2, ge=1, description="epochs; each ends with a min-step pass over retain")
+        epochs: int = Field(default=2, ge=1, description="epochs; each ends with a min-step pass over retain")
         max_epochs: int = Field(
-            2, ge=0, description="leading epochs that start with a max-step pass over forget"
+            default=2, ge=0, description="leading epochs that start with a max-step pass over forget"
         )
-        lr_scale: float = Field(0.3, gt=0, description="LR as a fraction of the training LR")
-        temperature: float = Field(4.0, gt=0)
-        alpha: float = Field(0.5, ge=0, description="weight of the retain KL term")
-        gamma: float = Field(1.0, ge=0, description="weight of the retain cross-entropy term")
-        forget_batch_size: int = Field(16, ge=1)
+        lr_scale: float = Field(default=0.3, gt=0, description="LR as a fraction of the training LR")
+        temperature: float = Field(default=4.0, gt=0)
+        alpha: float = Field(default=0.5, ge=0, description="weight of the retain KL term")
+        gamma: float = Field(default=1.0, ge=0, description="weight of the retain cross-entropy term")
+        forget_batch_size: int = Field(default=16, ge=1)
         batch_size: int | None = Field(
-            None, ge=1, description="retain batch size; default: the TrainConfig's"
+            default=None, ge=1, description="retain batch size; default: the TrainConfig's"
         )
 
     def _run(self, run: UnlearningRun) -> None:

@@ -37,13 +37,13 @@ class SelectiveSynapticDampening(Unlearner):
         # 0.625 / 0.356; (4.5, 1) 0.557 / 0.305; (4, 2) 0.527 / 0.294; (4, 1) 0.507 / 0.287; (<= 3, 1)
         # collapsed. Memorised forget rows have small gradients, so their Fisher importance rarely
         # stands out: forgetting comes only with a large utility loss on this model.
-        alpha: float = Field(4.0, gt=0, description="selection threshold: I_f > alpha * I_D")
-        dampening: float = Field(1.0, gt=0, description="lambda: beta = min(lambda * I_D / I_f, 1)")
+        alpha: float = Field(default=4.0, gt=0, description="selection threshold: I_f > alpha * I_D")
+        dampening: float = Field(default=1.0, gt=0, description="lambda: beta = min(lambda * I_D / I_f, 1)")
         data_samples: int | None = Field(
-            2048, ge=1, description="retain rows sampled for I_D (None: all of them)"
+            default=2048, ge=1, description="retain rows sampled for I_D (None: all of them)"
         )
         batch_size: int | None = Field(
-            32, ge=1, description="rows per gradient (the Fisher estimate's grain)"
+            default=32, ge=1, description="rows per gradient (the Fisher estimate's grain)"
         )
 
     def _run(self, run: UnlearningRun) -> None:

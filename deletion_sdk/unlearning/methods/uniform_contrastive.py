@@ -44,17 +44,21 @@ class UniformContrastive(Unlearner):
         # Tried (epochs, uniform, forget, retain lr_scale) -> AUC / holdout: (2, .5, .5, .5) 0.651 /
         # 0.391; (2, 1, 1.5, .5) 0.619 / 0.388; (3, 1, 3, .5) 0.569 / 0.370; (3, 1, 5, 1) 0.517 / 0.366.
         epochs: int = Field(
-            3, ge=1, description="adversarial epochs (forget round + retain round); author: 8"
+            default=3, ge=1, description="adversarial epochs (forget round + retain round); author: 8"
         )
-        uniform_lr_scale: float = Field(1.0, gt=0, description="LR of the KL-to-uniform pass (x training LR)")
+        uniform_lr_scale: float = Field(
+            default=1.0, gt=0, description="LR of the KL-to-uniform pass (x training LR)"
+        )
         forget_lr_scale: float = Field(
-            5.0, gt=0, description="peak LR of the contrastive rounds (x training LR)"
+            default=5.0, gt=0, description="peak LR of the contrastive rounds (x training LR)"
         )
-        retain_lr_scale: float = Field(1.0, gt=0, description="LR of the retain rounds (x training LR)")
-        temperature: float = Field(1.15, gt=0)
-        forget_batch_size: int = Field(32, ge=1)
+        retain_lr_scale: float = Field(
+            default=1.0, gt=0, description="LR of the retain rounds (x training LR)"
+        )
+        temperature: float = Field(default=1.15, gt=0)
+        forget_batch_size: int = Field(default=32, ge=1)
         batch_size: int | None = Field(
-            None, ge=1, description="retain batch size; default: the TrainConfig's"
+            default=None, ge=1, description="retain batch size; default: the TrainConfig's"
         )
 
     def _run(self, run: UnlearningRun) -> None:

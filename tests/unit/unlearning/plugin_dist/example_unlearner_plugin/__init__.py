@@ -19,8 +19,8 @@ class HeadReset(Unlearner):
     version = "0.1.0"
 
     class Params(UnlearnerParams):
-        epochs: int = Field(2, ge=1)
-        lr_scale: float = Field(1.0, gt=0)
+        epochs: int = Field(default=2, ge=1)
+        lr_scale: float = Field(default=1.0, gt=0)
 
     def _run(self, run: UnlearningRun) -> None:
         p = run.params_as(self.Params)
