@@ -9,10 +9,12 @@ from rich.table import Table
 
 from deletion_sdk.cli._common import JsonOption, console, emit, state
 from deletion_sdk.logging import configure_logging
-from deletion_sdk.unlearning import get_unlearner, list_unlearners, unlearner_source
 
 
 def _describe(name: str) -> dict[str, Any]:
+    # Imported here, not at module level: every CLI start would otherwise pay for torch.
+    from deletion_sdk.unlearning import get_unlearner, unlearner_source
+
     cls = get_unlearner(name)
     return {
         "name": name,
@@ -33,6 +35,8 @@ def register(app: typer.Typer) -> None:
         """List every registered unlearner: name, one-line description, default parameters."""
         # Logs (e.g. a broken plugin's warning) go to stderr: stdout stays one JSON document.
         configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+        from deletion_sdk.unlearning import list_unlearners
+
         rows = [_describe(name) for name in list_unlearners()]
 
         def human() -> None:

@@ -102,9 +102,7 @@ def test_misspelt_field_is_rejected(tmp_path: Path) -> None:
 
 def test_retrain_must_be_last(tmp_path: Path) -> None:
     text = _builtin_text("ccpa").replace("id: ccpa", "id: custom")
-    text = text.replace(
-        "methods: [finetune, masked_small_gradients, retrain]", "methods: [retrain, finetune]"
-    )
+    text = text.replace("methods: [bad_teacher, finetune, retrain]", "methods: [retrain, finetune]")
     with pytest.raises(PolicyError, match=r"unlearning\.methods"):
         load_policy_file(_write(tmp_path, text))
 
