@@ -59,7 +59,12 @@ def _sdk_version() -> str:
 
 
 def training_root(example_ids: Iterable[str]) -> str:
-    """Hex RFC 9162 Merkle root of the training example ids (sorted, UTF-8 encoded, duplicates kept)."""
+    """Hex RFC 9162 Merkle root of the training example ids (sorted, UTF-8 encoded, duplicates kept).
+
+    For data known only in memory (qualification runs, shadow banks). Model versions registered through
+    the SDK record the ledger's stronger root instead, over (example id, content digest) leaves
+    (:func:`deletion_sdk.jobs.models.training_set_root`), so a checkpoint also pins the bytes it saw.
+    """
     return merkle_root([eid.encode("utf-8") for eid in sorted(example_ids)]).hex()
 
 

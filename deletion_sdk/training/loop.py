@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import torch
@@ -162,6 +162,7 @@ def train_model(
     progress: bool = False,
     model: nn.Module | None = None,
     bins: AgeBins | None = None,
+    on_step: Callable[[], None] | None = None,
 ) -> TrainResult:
     """Train an age predictor.
 
@@ -173,6 +174,8 @@ def train_model(
         progress: show a rich progress bar.
         model: train this model instead of building ``config.arch`` from scratch (it is modified in place).
         bins: age groups used for the MAE figures (default :class:`AgeBins`).
+        on_step: called after every optimiser step (host-side, no GPU sync); it may raise to stop the
+            run, as the ``retrain`` unlearner does when its time budget is spent.
 
     Returns:
         A :class:`TrainResult`; the model is left in eval mode on ``device``.
@@ -198,7 +201,17 @@ def train_model(
         weight = class_weights(train.labels, config.num_classes).to(dev) if config.class_weighted else None
         loop_start = time.perf_counter()
         epoch_losses = _optimise(
-            model, train, config, dev, optimizer, scheduler, weight, gen, progress=progress, total=total_steps
+            model,
+            train,
+            config,
+            dev,
+            optimizer,
+            scheduler,
+            weight,
+            gen,
+            progress=progress,
+            total=total_steps,
+            on_step=on_step,
         )
         if dev.type == "cuda":
             torch.cuda.synchronize(dev)
@@ -250,6 +263,7 @@ def _optimise(
     *,
     progress: bool,
     total: int,
+    on_step: Callable[[], None] | None = None,
 ) -> torch.Tensor:
     """Run every epoch; returns the mean training loss per epoch ``[epochs]`` (CPU)."""
     cuda = dev.type == "cuda"
@@ -293,6 +307,8 @@ def _optimise(
                     nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
+                if on_step is not None:
+                    on_step()
                 losses[epoch] += loss.detach() * y.shape[0]
                 bar.advance(task)
             if progress:  # one host read per epoch, only when a human is watching

@@ -13,7 +13,6 @@ holdout examples).
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +23,7 @@ from deletion_sdk.data.age_bins import AgeBins
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import VerificationError
 from deletion_sdk.logging import get_logger
+from deletion_sdk.policy.schema import Tier  # one vocabulary for policies and reports
 from deletion_sdk.verification._arrays import FloatArray, FrozenModel, IntArray
 from deletion_sdk.verification.attacks import (
     DEFAULT_FPRS,
@@ -54,14 +54,6 @@ __all__ = [
 SCHEMA_VERSION = 1
 Role = Literal["unlearned", "original", "reference"]
 _log = get_logger(__name__)
-
-
-class Tier(StrEnum):
-    """Verification tiers, cheapest first (see DESIGN.md)."""
-
-    POPULATION = "population"
-    PER_EXAMPLE = "per_example"
-    QUALIFICATION = "qualification"
 
 
 class Histogram(FrozenModel):

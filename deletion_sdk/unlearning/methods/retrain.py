@@ -2,29 +2,21 @@
 
 Update rule: a freshly initialised model of the same architecture is trained on the retain set with
 the original :class:`~deletion_sdk.training.TrainConfig` (optimiser, warm-up + cosine schedule,
-class weighting, label smoothing, clipping, flips, epochs). The forget set is never seen, so the
-result is distributed exactly as a model that never trained on it: the gold standard every other
-method is measured against (Cao & Yang 2015; Bourtoule et al. 2021).
-
-The loop mirrors :func:`deletion_sdk.training.train_model` step for step (it uses the same
-``make_optimizer``, ``make_scheduler`` and ``class_weights``) but runs through the unlearning run's
-steps, so the time budget is checked between optimiser steps; ``train_model`` itself offers no
-per-step hook. Randomness (initialisation, shuffles, flips) follows the context's seed.
+class weighting, label smoothing, clipping, flips, epochs) by :func:`deletion_sdk.training.train_model`
+itself, seeded from the context. The forget set is never seen, so the result is distributed exactly as
+a model that never trained on it: the gold standard every other method is measured against (Cao & Yang
+2015; Bourtoule et al. 2021). The run's time budget is checked after every optimiser step.
 """
 
 from __future__ import annotations
 
-import math
-
-import torch
-import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
 from deletion_sdk.errors import InputError
 from deletion_sdk.training.architectures import build_model
 from deletion_sdk.training.config import TrainConfig
-from deletion_sdk.training.loop import class_weights, make_optimizer, make_scheduler
+from deletion_sdk.training.loop import train_model
 from deletion_sdk.unlearning._run import UnlearningRun
 from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
 from deletion_sdk.unlearning.registry import register_unlearner
@@ -72,23 +64,14 @@ class Retrain(Unlearner):
             )
         if p.epochs is not None:
             config = config.model_copy(update={"epochs": p.epochs})
+        config = config.model_copy(update={"seed": run.context.seed})
         model = _fresh_model(run, config)
-        if run.device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        run.model = model
-        model.train()
-        opt = make_optimizer(model, config)
-        total = config.epochs * math.ceil(len(run.retain) / config.batch_size)
-        sched = make_scheduler(opt, config, total_steps=total)
-        weight = class_weights(run.retain.labels, config.num_classes).to(run.device)
-        weight_arg = weight if config.class_weighted else None
-        for _ in run.epochs(config.epochs, phase="retrain"):
-            for b in run.batches(run.retain, batch_size=config.batch_size):
-                x = b.x
-                if config.augment_flip:
-                    flip = torch.rand(x.shape[0], device=run.device) < 0.5
-                    x = torch.where(flip.view(-1, 1, 1, 1), x.flip(3), x)
-                loss = F.cross_entropy(
-                    run.forward(x), b.y, weight=weight_arg, label_smoothing=config.label_smoothing
-                )
-                run.step(loss, opt, scheduler=sched, clip_grad_norm=config.max_grad_norm)
+
+        def after_step() -> None:
+            run.steps += 1
+            run.report()
+            run.check_budget()
+
+        run.phase = "retrain"
+        result = train_model(run.retain, config=config, device=run.device, model=model, on_step=after_step)
+        run.model = result.model
