@@ -12,15 +12,13 @@ Digest fields accept ``<hex>`` or ``sha256:<hex>`` and are stored as bare lowerc
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
 
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.attest.dsse import INTOTO_PAYLOAD_TYPE, Envelope, sign_envelope
 from deletion_sdk.attest.jcs import canonical_json
 from deletion_sdk.attest.keys import Signer
@@ -246,17 +244,4 @@ def write_certificate(envelope: Envelope, path: Path | str) -> Path:
         raise InputError(
             f"The 'path' parameter must name a '*{CERTIFICATE_SUFFIX}' file. Got {path.name!r} instead."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(envelope.to_json() + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, envelope.to_json() + "\n")

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -27,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.errors import ConfigurationError, InputError, SignatureError
 
 __all__ = [
@@ -129,22 +128,6 @@ def _secret(passphrase: str | SecretStr | None) -> bytes | None:
     return text.encode("utf-8")
 
 
-def _write_atomic(path: Path, data: bytes, *, mode: int) -> None:
-    """Write ``data`` to a temporary file created with ``mode``, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)  # mkstemp already creates 0600; make the intended mode explicit
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def generate_keypair(
     directory: Path | str, *, passphrase: str | SecretStr | None = None, force: bool = False
 ) -> KeyInfo:
@@ -180,8 +163,8 @@ def generate_keypair(
         encryption_algorithm=encryption,
     )
     public_key = private_key.public_key()
-    _write_atomic(private_path, private_pem, mode=0o600)
-    _write_atomic(public_path, public_key_pem(public_key), mode=0o644)
+    atomic_write(private_path, private_pem, mode=0o600)
+    atomic_write(public_path, public_key_pem(public_key), mode=0o644)
     return KeyInfo(
         key_id=key_id(public_key),
         private_key_path=private_path,

@@ -11,11 +11,8 @@ commit or roll back together; concurrent appenders are serialised by the store's
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from deletion_sdk._fs import atomic_writer
 from deletion_sdk.attest.certificate import AuditRecord
 from deletion_sdk.attest.keys import Signer
 from deletion_sdk.audit.checkpoint import DEFAULT_ORIGIN, Checkpoint, open_checkpoint, parse_checkpoint
@@ -481,38 +479,27 @@ class AuditLog:
         Returns:
             The number of entries written.
         """
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         count = 0
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f, self.store.snapshot() as s:
-                for batch in self.store.iter_rows(with_created_at=True, session=s):
-                    for index, event, leaf, chain, created_at in batch:
-                        line = {
-                            "kind": "entry",
-                            "index": int(index),
-                            "leaf_hash": leaf,
-                            "chain_hash": chain,
-                            "created_at": created_at.isoformat() if created_at else None,
-                            "event": json.loads(event),
-                        }
-                        f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                        count += 1
-                for cp in self.store.checkpoints(session=s):
+        with atomic_writer(path, text=True) as f, self.store.snapshot() as s:
+            for batch in self.store.iter_rows(with_created_at=True, session=s):
+                for index, event, leaf, chain, created_at in batch:
                     line = {
-                        "kind": "checkpoint",
-                        "tree_size": cp.tree_size,
-                        "root_hash": cp.root_hash,
-                        "key_id": cp.key_id,
-                        "note": cp.note,
+                        "kind": "entry",
+                        "index": int(index),
+                        "leaf_hash": leaf,
+                        "chain_hash": chain,
+                        "created_at": created_at.isoformat() if created_at else None,
+                        "event": json.loads(event),
                     }
                     f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+                    count += 1
+            for cp in self.store.checkpoints(session=s):
+                line = {
+                    "kind": "checkpoint",
+                    "tree_size": cp.tree_size,
+                    "root_hash": cp.root_hash,
+                    "key_id": cp.key_id,
+                    "note": cp.note,
+                }
+                f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         return count

@@ -34,6 +34,7 @@ import torch
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from deletion_sdk._fs import atomic_writer
 from deletion_sdk.data._render import render_faces
 from deletion_sdk.data.age_bins import AgeBins
 from deletion_sdk.data.tensors import FaceTensors
@@ -394,12 +395,10 @@ def write_faces(
         part = split if isinstance(split, str) else split[eid]
         rows.append((eid, subject_ids[i], f"images/{name}", ages[i], part))
     manifest = root / manifest_name
-    tmp = manifest.with_name(f".{manifest.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
+    with atomic_writer(manifest, text=True) as f:
+        writer = csv.writer(f, lineterminator="\n")
         writer.writerow(MANIFEST_COLUMNS)
         writer.writerows(rows)
-    os.replace(tmp, manifest)
     return WrittenFaces(
         out_dir=root,
         manifest_path=manifest,

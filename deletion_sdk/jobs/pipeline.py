@@ -31,6 +31,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import BudgetExceeded, ConflictError, JobError
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
@@ -89,15 +90,8 @@ class JobArtifacts:
 
 def _write_json(path: Path, text: str) -> str:
     """Write ``text`` atomically; return its SHA-256."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    data = text.encode("utf-8")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return hashlib.sha256(data).hexdigest()
+    atomic_write(path, text)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class BatchRunner:

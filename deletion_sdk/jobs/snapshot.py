@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +22,7 @@ from PIL import Image
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConfigurationError, IntegrityError
 from deletion_sdk.ledger.lineage import ExampleInput, leaf_bytes
@@ -51,20 +50,6 @@ def _decode(path: Path, digest: str, image_size: int | None) -> np.ndarray:
 
 def _root(rows: Sequence[ExampleInput]) -> str:
     return root_from_leaf_hashes([leaf_hash(leaf_bytes(r.example_id, r.content_digest)) for r in rows]).hex()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def load_examples(
@@ -146,5 +131,5 @@ def _store(
 ) -> None:
     data_path, digest_path = _cache_paths(rows, cache_dir, image_size)
     raw = st_save({"images": images.contiguous()})
-    _write_atomic(data_path, raw)
-    _write_atomic(digest_path, json.dumps({"sha256": hashlib.sha256(raw).hexdigest()}).encode())
+    atomic_write(data_path, raw)
+    atomic_write(digest_path, json.dumps({"sha256": hashlib.sha256(raw).hexdigest()}))

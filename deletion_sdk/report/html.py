@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import math
 import os
-import tempfile
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import jinja2
 
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.errors import InputError
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy.evaluate import Check, Decision
@@ -449,16 +449,4 @@ def write_report(data: ReportData, path: str | os.PathLike[str]) -> Path:
     """
     out = Path(path).expanduser().resolve()
     html = render_report(data)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return atomic_write(out, html)

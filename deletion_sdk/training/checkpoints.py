@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from deletion_sdk._device import resolve_device
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.age_bins import AgeBins
 from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
 from deletion_sdk.merkle import merkle_root
@@ -130,29 +130,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(dir_fd)
-
-
 def _state_bytes(model: nn.Module) -> bytes:
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     return st_save(state, metadata={"format": CHECKPOINT_FORMAT})
@@ -187,8 +164,8 @@ def save_checkpoint(
         "weights_sha256": digest,
         "metadata": json.loads(metadata.model_dump_json()),
     }
-    _atomic_write(weights_path, weights)
-    _atomic_write(metadata_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    atomic_write(weights_path, weights)
+    atomic_write(metadata_path, (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("utf-8"))
     return SavedCheckpoint(
         weights_path=weights_path, metadata_path=metadata_path, digest=digest, size_bytes=len(weights)
     )

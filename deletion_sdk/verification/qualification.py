@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from deletion_sdk._device import resolve_device
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
 from deletion_sdk.logging import get_logger
@@ -141,11 +142,7 @@ def store_qualification(
     data = report.canonical_json()
     digest = hashlib.sha256(data).hexdigest()
     directory = _qualification_dir(home)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{digest}.json"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    path = atomic_write(directory / f"{digest}.json", data)
     return StoredQualification(path=path, digest=digest)
 
 

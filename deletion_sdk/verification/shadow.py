@@ -26,7 +26,6 @@ be added behind the same interface.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
@@ -36,6 +35,7 @@ import torch
 from torch import nn
 
 from deletion_sdk._device import resolve_device
+from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
 from deletion_sdk.logging import get_logger
@@ -144,16 +144,7 @@ class ReferenceConfidences(FrozenModel):
 
 
 def _write_json(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, text)
 
 
 def _in_masks(k: int, n: int, seed: int) -> np.ndarray:

@@ -13,6 +13,7 @@ from deletion_sdk.cli.app import main
 from deletion_sdk.data import FaceTensors
 from deletion_sdk.errors import InputError, IntegrityError
 from deletion_sdk.training import TrainConfig
+from deletion_sdk.unlearning import get_unlearner
 from deletion_sdk.verification.qualification import (
     QualificationReport,
     load_qualification,
@@ -53,7 +54,8 @@ def test_report_figures(qualified: tuple[QualificationReport, Path]) -> None:
     assert report.final_score == pytest.approx(expected)
     assert report.retain_accuracy_retrained.n == 6
     assert report.time_fraction > 0
-    assert report.unlearner == "finetune" and report.params["epochs"] == 2
+    default_epochs = get_unlearner("finetune").Params().epochs  # type: ignore[attr-defined]
+    assert report.unlearner == "finetune" and report.params["epochs"] == default_epochs
 
 
 def test_report_is_stored_by_digest_and_tampering_is_detected(
