@@ -154,7 +154,10 @@ def _find_existing(
         )
     ).first()
     if open_row is not None:
-        return SubmitResult(request=to_record(open_row), created=False, duplicate_of_open=True)
+        # Under READ COMMITTED a concurrent submit with our key can commit between the two reads: the open
+        # request found here is then the same request, not another one.
+        same_key = idempotency_key is not None and open_row.idempotency_key == idempotency_key
+        return SubmitResult(request=to_record(open_row), created=False, duplicate_of_open=not same_key)
     return None
 
 
