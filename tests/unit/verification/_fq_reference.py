@@ -7,6 +7,7 @@ Written from the rule list in ``shared/references/forgetting-quality-details.md`
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -19,7 +20,8 @@ def _rule_epsilons(fpr: np.ndarray, fnr: np.ndarray, delta: float) -> np.ndarray
     out = np.zeros(fpr.shape, dtype=np.float32)
     both = (fpr == 0) & (fnr == 0)
     one = ((fpr == 0) | (fnr == 0)) & ~both
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are discarded rules, marked below
         e1 = np.log(1 - delta - fpr) - np.log(fnr)
         e2 = np.log(1 - delta - fnr) - np.log(fpr)
         e = np.clip(np.nanmax(np.stack([e1, e2]), axis=0), 0, None)
