@@ -13,6 +13,11 @@ The forget set is whole subjects drawn at random from the training subjects unti
 
     python benchmarks/unlearning_leaderboard.py --json
     python benchmarks/unlearning_leaderboard.py --methods finetune,scrub --set scrub.lr_scale=0.2
+    python benchmarks/unlearning_leaderboard.py --methods neggrad_plus --repeats 10 --reuse-retrain
+
+``--repeats K`` runs each method with K unlearning seeds (the data, forget set and original stay fixed)
+and adds a per-method summary: the spread of each figure and how many runs pass the population checks
+of ``--policy`` (default ``gdpr-art17``), as a batch job would judge them.
 
 Timings on a shared machine are indicative only.
 """
@@ -20,6 +25,7 @@ Timings on a shared machine are indicative only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import math
@@ -36,6 +42,7 @@ from sklearn.metrics import roc_auc_score
 from deletion_sdk.data import default_age_predictor_data
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.logging import configure_logging
+from deletion_sdk.policy import load_policy
 from deletion_sdk.training import TrainConfig, build_model, predict_logits, train_model
 from deletion_sdk.unlearning import UnlearningContext, list_unlearners, run_unlearner
 
@@ -123,6 +130,37 @@ def _parse_overrides(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _policy_checks(row: dict[str, Any], original: dict[str, Any], reference: dict[str, Any], t: Any) -> bool:
+    """Whether ``row`` meets the policy's population thresholds (those that are set)."""
+    checks = [
+        t.max_attack_auc is None or row["loss_auc"] <= t.max_attack_auc,
+        t.max_auc_gap_to_reference is None
+        or abs(row["loss_auc"] - reference["loss_auc"]) <= t.max_auc_gap_to_reference,
+        t.min_retain_accuracy_ratio is None
+        or row["retain_acc"] / original["retain_acc"] >= t.min_retain_accuracy_ratio,
+        t.min_holdout_accuracy_ratio is None
+        or row["holdout_acc"] / original["holdout_acc"] >= t.min_holdout_accuracy_ratio,
+    ]
+    return all(checks)
+
+
+def _summaries(rows: list[dict[str, Any]], policy_id: str) -> list[dict[str, Any]]:
+    out = []
+    for name in dict.fromkeys(r["method"] for r in rows if "seed" in r):
+        runs = [r for r in rows if r["method"] == name and "seed" in r]
+        summary: dict[str, Any] = {"method": name, "runs": len(runs)}
+        for field in ("time_fraction", "retain_acc", "holdout_acc", "forget_acc", "loss_auc"):
+            values = [r[field] for r in runs]
+            summary[field] = {
+                "mean": sum(values) / len(values),
+                "min": min(values),
+                "max": max(values),
+            }
+        summary[f"passes_{policy_id}"] = sum(bool(r[f"passes_{policy_id}"]) for r in runs)
+        out.append(summary)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -138,7 +176,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="reuse a cached retrain (and its time) instead of timing one",
     )
+    parser.add_argument("--repeats", type=int, default=1, help="unlearning seeds per method (K >= 1)")
+    parser.add_argument("--policy", default="gdpr-art17", help="policy whose population checks are counted")
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        raise SystemExit(f"--repeats must be >= 1, got {args.repeats}")
+    thresholds = load_policy(args.policy).verification.thresholds
     configure_logging(level="WARNING")  # logs on stderr: stdout stays one JSON document
 
     train, holdout, config, source = _default_data(args.seed)
@@ -174,27 +217,31 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if name == "retrain":
             continue
-        result = run_unlearner(
-            name, original, forget=forget, retain=retain, context=context, params=overrides.get(name)
-        )
-        rows.append(
-            {
+        for repeat in range(args.repeats):
+            seeded = dataclasses.replace(context, seed=args.seed + repeat)
+            result = run_unlearner(
+                name, original, forget=forget, retain=retain, context=seeded, params=overrides.get(name)
+            )
+            row = {
                 "method": name,
+                "seed": seeded.seed,
                 "wall_time_s": result.wall_time_s,
                 "time_fraction": result.wall_time_s / retrain_s,
                 "steps": result.steps,
                 "params": result.params,
                 **_evaluate(result.model, forget, retain, holdout),
             }
-        )
-        if not args.json:
-            r = rows[-1]
-            print(
-                f"{name:24s} t/retrain {r['time_fraction']:.3f}  retain {r['retain_acc']:.3f}  "
-                f"holdout {r['holdout_acc']:.3f}  forget {r['forget_acc']:.3f}  AUC {r['loss_auc']:.3f} "
-                f"(retrain {reference['loss_auc']:.3f})",
-                flush=True,
-            )
+            row[f"passes_{args.policy}"] = _policy_checks(row, rows[0], reference, thresholds)
+            rows.append(row)
+            if not args.json:
+                print(
+                    f"{name:24s} seed {row['seed']:<3d} t/retrain {row['time_fraction']:.3f}  "
+                    f"retain {row['retain_acc']:.3f}  holdout {row['holdout_acc']:.3f}  "
+                    f"forget {row['forget_acc']:.3f}  AUC {row['loss_auc']:.3f} "
+                    f"(retrain {reference['loss_auc']:.3f})  {args.policy} "
+                    f"{'pass' if row[f'passes_{args.policy}'] else 'FAIL'}",
+                    flush=True,
+                )
     doc = {
         "benchmark": "unlearning_leaderboard",
         "data": source,
@@ -212,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{torch.get_num_threads()} threads".strip(),
         "rows": rows,
     }
+    if args.repeats > 1:
+        doc["summaries"] = _summaries(rows, args.policy)
     if args.json:
         print(json.dumps(doc, indent=2))
     else:
