@@ -90,8 +90,9 @@ class JobArtifacts:
 
 def _write_json(path: Path, text: str) -> str:
     """Write ``text`` atomically; return its SHA-256."""
-    atomic_write(path, text)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    data = text.encode("utf-8")
+    atomic_write(path, data)
+    return hashlib.sha256(data).hexdigest()
 
 
 class BatchRunner:

@@ -143,10 +143,6 @@ class ReferenceConfidences(FrozenModel):
         return split_in_out(self.confidences, self.in_mask)
 
 
-def _write_json(path: Path, text: str) -> None:
-    atomic_write(path, text)
-
-
 def _in_masks(k: int, n: int, seed: int) -> np.ndarray:
     """``[k, n]`` bool with exactly ``k // 2`` True per column, at random (seeded)."""
     ranks = np.random.default_rng(seed).random((k, n)).argsort(axis=0).argsort(axis=0)
@@ -283,10 +279,10 @@ class ShadowBank:
                 )
             )
             index = index.model_copy(update={"members": tuple(sorted(members, key=lambda m: m.index))})
-            _write_json(self.index_path, index.model_dump_json())
+            atomic_write(self.index_path, index.model_dump_json())
             _log.info("shadow.member_trained", member=k, k=index.k, model_digest=self.model_digest[:16])
         if not self.index_path.is_file():
-            _write_json(self.index_path, index.model_dump_json())
+            atomic_write(self.index_path, index.model_dump_json())
         return index
 
     def members(self) -> Iterator[tuple[ShadowMember, nn.Module]]:

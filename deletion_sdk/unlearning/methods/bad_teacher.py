@@ -34,10 +34,7 @@ class BadTeacher(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (epochs, lr_scale) -> AUC / holdout: (1, 0.05) 0.696 / 0.389; (1, 0.5) 0.602 / 0.377;
         # (2, 1.0) 0.525 / 0.383.
         epochs: int = Field(default=2, ge=1, description="passes over the forget + retain-subset mix")

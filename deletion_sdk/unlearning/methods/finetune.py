@@ -29,10 +29,7 @@ class Finetune(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (epochs, lr_scale) -> AUC / holdout: (2, 1) 0.665 / 0.387; (3, 2) 0.618 / 0.392;
         # (3, 4) 0.525 / 0.389; (4, 4) 0.527 / 0.401. Forgetting needs a re-warmed, high learning rate.
         epochs: int = Field(default=4, ge=1, description="passes over the retain set")

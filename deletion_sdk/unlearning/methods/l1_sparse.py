@@ -30,10 +30,7 @@ class L1Sparse(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (epochs, lr_scale, gamma) -> AUC / holdout: (2, 1, 5e-5) 0.659 / 0.395;
         # (2, 1, 5e-4) 0.645 / 0.388; (3, 2, 3e-3) 0.521 / 0.396.
         epochs: int = Field(default=3, ge=1, description="passes over the retain set")

@@ -40,10 +40,7 @@ class MaskedSmallGradients(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (reinit_fraction, epochs, lr_scale, damping) -> AUC / holdout: authors' (0.3, 2, 1,
         # 0.1) 0.636 / 0.397; (0.3, 3, 2, 0.1) 0.646 / 0.399; (0.5, 3, 2, 0.3) 0.584 / 0.402;
         # (0.5, 3, 3, 0.5) 0.572 / 0.400. Forgets only partly: it re-initialises convolutions only,

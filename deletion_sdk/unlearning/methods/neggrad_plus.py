@@ -28,10 +28,7 @@ class NegGradPlus(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried alpha -> AUC / holdout: 0.2 0.548 / 0.390; 0.25 0.515 / 0.386; 0.3 0.493 / 0.386.
         epochs: int = Field(
             default=5, ge=1, description="passes over the forget set, each paired with retain batches"

@@ -48,10 +48,7 @@ class NoisyFinetune(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (noise, epochs, lr_scale) -> AUC / holdout: (0.6, 3, 0.5) 0.612 / 0.377; (0.8, 3, 1)
         # 0.571 / 0.378; (1.0, 4, 1) 0.554 / 0.376; (1.0, 3, 0.5) 0.537 / 0.361; (1.5, 4, 1) 0.524 / 0.359.
         noise: float = Field(default=1.5, ge=0, description="noise std relative to each conv weight's std")

@@ -60,10 +60,7 @@ class RandomLabel(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried lr_scale -> AUC / holdout: 0.03 0.698 / 0.380; 0.1 0.626 / 0.286; 0.2 0.564 / 0.239;
         # 0.5 0.455 / 0.209 (0.03 and 0.5 with retain batches of 32). No setting forgets without
         # destroying utility on this model.

@@ -29,10 +29,7 @@ class SalUn(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (mask_ratio, lr_scale) -> AUC / holdout: (0.2, 0.2) 0.568 / 0.243; (0.1, 0.5) 0.533 /
         # 0.243; (0.2, 0.3) 0.525 / 0.219 (these two with retain batches of 32); (0.3, 0.3) 0.508 /
         # 0.223. Forgets, but costs utility. (At

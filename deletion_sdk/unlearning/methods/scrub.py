@@ -35,10 +35,7 @@ class Scrub(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (lr_scale, forget_batch_size) -> AUC / holdout: (0.25, 32) 0.651 / 0.386; (0.25, 16)
         # 0.601 / 0.396; (0.3, 16) 0.572 / 0.370; (0.35, 16) 0.503 / 0.332; (0.5, 16) and (0.25, 8)
         # collapsed (holdout 0.21-0.23): the max-steps are unbounded, so 0.3 keeps a safety margin.

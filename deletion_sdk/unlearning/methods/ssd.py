@@ -29,10 +29,7 @@ class SelectiveSynapticDampening(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (alpha, dampening) -> AUC / holdout: (10, 1) 0.709 / 0.398 (nothing selected); (5, 1)
         # 0.625 / 0.356; (4.5, 1) 0.557 / 0.305; (4, 2) 0.527 / 0.294; (4, 1) 0.507 / 0.287; (<= 3, 1)
         # collapsed. Memorised forget rows have small gradients, so their Fisher importance rarely

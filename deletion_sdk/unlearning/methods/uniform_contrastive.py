@@ -37,10 +37,7 @@ class UniformContrastive(Unlearner):
     version = "1"
 
     class Params(UnlearnerParams):
-        # Defaults chosen on the default CPU age predictor (default_age_predictor_data(0), TrainConfig(),
-        # forget = whole subjects, 2% of training images) by a small grid minimising
-        # |AUC - AUC_retrain| + max(0, holdout_acc_retrain - holdout_acc), AUC = forget-vs-holdout
-        # loss attack (retrain: AUC 0.507, holdout 0.368; original: AUC 0.709, holdout 0.398).
+        # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
         # Tried (epochs, uniform, forget, retain lr_scale) -> AUC / holdout: (2, .5, .5, .5) 0.651 /
         # 0.391; (2, 1, 1.5, .5) 0.619 / 0.388; (3, 1, 3, .5) 0.569 / 0.370; (3, 1, 5, 1) 0.517 / 0.366.
         epochs: int = Field(
