@@ -35,6 +35,7 @@ from typing import Any
 import torch
 
 from deletion_sdk.data.defaults import default_age_predictor_data
+from deletion_sdk.layout import HomeLayout
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.training import TrainConfig, train_model
 from deletion_sdk.verification import verify_population
@@ -145,7 +146,7 @@ def main() -> None:
                 forget_fraction=args.forget_fraction,
                 device=args.device,
                 seed=args.seed,
-                home=args.home,
+                directory=HomeLayout(args.home).qualification,
                 progress=None if args.json else print,
             )
             rows.append({**summarize(report), "wall_s": round(time.perf_counter() - start, 1)})

@@ -20,11 +20,18 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deletion_sdk.layout import HomeLayout
+
 __all__ = ["Settings"]
 
 
 class Settings(BaseSettings):
-    """Settings for one deployment. Construct directly to override the environment."""
+    """Settings for one deployment. Construct directly to override the environment.
+
+    Only :meth:`deletion_sdk.DeletionSDK.open` (through :func:`deletion_sdk.sdk.resolve_settings`) and the
+    CLI construct this from the environment; everything else receives the resolved settings inside a
+    :class:`deletion_sdk.context.Context`.
+    """
 
     model_config = SettingsConfigDict(env_prefix="DELETION_SDK_", extra="ignore", frozen=True)
 
@@ -41,32 +48,9 @@ class Settings(BaseSettings):
         """The database URL, defaulting to ``sqlite:///HOME/ledger.db``."""
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.home / 'ledger.db').resolve()}"
+        return f"sqlite:///{self.layout.ledger_db.resolve()}"
 
     @property
-    def subject_key_path(self) -> Path:
-        return self.home / "subject.key"
-
-    @property
-    def keys_dir(self) -> Path:
-        return self.home / "keys"
-
-    @property
-    def models_dir(self) -> Path:
-        return self.home / "models"
-
-    @property
-    def certificates_dir(self) -> Path:
-        return self.home / "certificates"
-
-    @property
-    def shadow_dir(self) -> Path:
-        return self.home / "shadow"
-
-    @property
-    def reports_dir(self) -> Path:
-        return self.home / "reports"
-
-    @property
-    def qualification_dir(self) -> Path:
-        return self.home / "qualification"
+    def layout(self) -> HomeLayout:
+        """Every artifact path under HOME (see :mod:`deletion_sdk.layout`)."""
+        return HomeLayout(self.home)

@@ -1,7 +1,8 @@
 """Add your own unlearning method and run it through the whole pipeline.
 
-A method is one small class: a registry ``name``, a one-line ``description``, the ``paper`` it follows,
-a frozen ``Params`` model of defaults, and one hook, ``_run``, that edits ``run.model`` through the shared
+A method is one small class, generic in its parameters (``Unlearner["MyMethod.Params"]``, so that
+``run.params`` is typed): a registry ``name``, a one-line ``description``, the ``paper`` it follows, a
+frozen ``Params`` model of defaults, and one hook, ``_run``, that edits ``run.model`` through the shared
 machinery (epochs, batches, AMP on CUDA, the time budget). Register it with ``register_unlearner`` — or,
 in a package, through the ``deletion_sdk.unlearners`` entry-point group — and every policy, the CLI and
 the contract test suite can use it.
@@ -26,7 +27,7 @@ from deletion_sdk.unlearning import UnlearningRun
 
 
 @register_unlearner
-class ForgetToUniform(Unlearner):
+class ForgetToUniform(Unlearner["ForgetToUniform.Params"]):
     """Push forget-set predictions towards the uniform distribution, then repair on the retain set."""
 
     name = "forget_to_uniform"
@@ -39,8 +40,8 @@ class ForgetToUniform(Unlearner):
         retain_epochs: int = Field(1, ge=1)
         lr_scale: float = Field(0.5, gt=0)
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[ForgetToUniform.Params]) -> None:
+        p = run.params
         run.model.train()
         opt = run.optimizer(p.lr_scale)
         for _ in run.epochs(p.forget_epochs, phase="forget"):
@@ -67,6 +68,9 @@ def main(workdir: Path) -> int:
         result = sdk.run_batch(model="age-predictor", unlearner="forget_to_uniform")
         for attempt in result.attempts:
             print(f"{attempt.method}: {attempt.outcome} {attempt.decision or ''}")
+        if result.certificate_path is None:
+            print(f"no certificate: {result.message}")
+            return 1
         verified = sdk.verify_certificate(path=result.certificate_path)
         print(
             f"certified method: {verified.predicate.unlearner.name} v{verified.predicate.unlearner.version}"

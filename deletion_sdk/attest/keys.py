@@ -1,6 +1,6 @@
 """Ed25519 signing keys: generation, loading, key ids, and the small Signer/Verifier protocols.
 
-Files in the key directory (``Settings.keys_dir``, i.e. ``HOME/keys``):
+Files in the key directory (``HomeLayout.keys``, i.e. ``HOME/keys``):
 
 * ``signing.key`` - the private key, PKCS#8 PEM, encrypted with the best available scheme when a
   passphrase is given (``DELETION_SDK_KEY_PASSPHRASE``); created atomically with mode 0600.

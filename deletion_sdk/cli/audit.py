@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
         with open_sdk(ctx) as sdk:
             key_paths = list(keys or [])
             if not key_paths:
-                default = sdk.settings.keys_dir / "signing.pub"
+                default = sdk.settings.layout.public_key
                 key_paths = [default] if default.exists() else []
             verifiers = [load_verifier(p) for p in key_paths]
             try:
@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
     def checkpoint(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         """Sign a checkpoint of the log as it is now (refused if it contradicts the previous one)."""
         with open_sdk(ctx) as sdk:
-            signer = load_signer(sdk.settings.keys_dir, passphrase=sdk.settings.key_passphrase)
+            signer = load_signer(sdk.settings.layout.keys, passphrase=sdk.settings.key_passphrase)
             signed = AuditLog(sdk.ledger, signer=signer).checkpoint()
 
         def human() -> None:

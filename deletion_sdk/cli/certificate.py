@@ -23,7 +23,7 @@ _UNVERIFIED = "UNVERIFIED: the signature was not checked (pass --key PUB.pem to 
 
 def _default_key(ctx: typer.Context) -> Path:
     st = state(ctx)
-    return resolve_settings(home=st.home, database_url=st.database_url).keys_dir / "signing.pub"
+    return resolve_settings(home=st.home, database_url=st.database_url).layout.public_key
 
 
 def _summary(statement: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         _configure(ctx)
         st = state(ctx)
         settings = resolve_settings(home=st.home, database_url=st.database_url)
-        info = generate_keypair(settings.keys_dir, passphrase=settings.key_passphrase, force=force)
+        info = generate_keypair(settings.layout.keys, passphrase=settings.key_passphrase, force=force)
 
         def human() -> None:
             print(f"key id:      {info.key_id}")
@@ -48,7 +48,7 @@ def register(app: typer.Typer) -> None:
         _configure(ctx)
         st = state(ctx)
         settings = resolve_settings(home=st.home, database_url=st.database_url)
-        info = load_key_info(settings.keys_dir)
+        info = load_key_info(settings.layout.keys)
 
         def human() -> None:
             print(f"key id:      {info.key_id}")

@@ -32,8 +32,10 @@ def register(app: typer.Typer) -> None:
         policy_dir: Path | None = typer.Option(None, "--dir", help="Extra directory of policy files."),
         as_json: bool = JsonOption,
     ) -> None:
-        """List the known policies."""
-        policies = list_policies(policy_dir=policy_dir)
+        """List the known policies (the deployment's DELETION_SDK_POLICY_DIR, then the built-ins)."""
+        from deletion_sdk.sdk import resolve_settings
+
+        policies = list_policies(policy_dir=policy_dir or resolve_settings().policy_dir)
 
         def human() -> None:
             from rich.table import Table

@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Qualify an unlearner: F, final score, oracle F and time fraction over N models."""
         from deletion_sdk.data.defaults import default_age_predictor_data
-        from deletion_sdk.settings import Settings
+        from deletion_sdk.sdk import resolve_settings
         from deletion_sdk.training import TrainConfig
         from deletion_sdk.verification.qualification import qualify, store_qualification, summarize
 
@@ -62,7 +62,8 @@ def register(app: typer.Typer) -> None:
         train_config = (
             TrainConfig.model_validate_json(config.read_text(encoding="utf-8")) if config else TrainConfig()
         )
-        home = state(ctx).home or Settings().home
+        st = state(ctx)
+        directory = resolve_settings(home=st.home, database_url=st.database_url).layout.qualification
         data = default_age_predictor_data(seed, size=size, image_size=train_config.image_size)  # type: ignore[arg-type]
 
         def progress(message: str) -> None:
@@ -79,11 +80,10 @@ def register(app: typer.Typer) -> None:
             params=_params(param),
             device=device,
             seed=seed,
-            home=home,
-            store=False,
+            directory=directory,
             progress=progress,
         )
-        stored = store_qualification(report, home=home)
+        stored = store_qualification(report, directory=directory)  # same bytes: names the stored file
         summary = {**summarize(report), "path": str(stored.path)}
 
         def human() -> None:

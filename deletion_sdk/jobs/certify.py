@@ -41,10 +41,13 @@ from deletion_sdk.attest import (
     write_certificate,
 )
 from deletion_sdk.attest import RequestRecord as CertRequest
-from deletion_sdk.errors import AuditLogError
+from deletion_sdk.attest.keys import Signer
+from deletion_sdk.audit import AuditLog
+from deletion_sdk.errors import AuditLogError, JobError
 from deletion_sdk.ledger._types import utcnow
+from deletion_sdk.ledger.job_state import Attempt
 from deletion_sdk.ledger.records import ModelVersionRecord, RequestRecord
-from deletion_sdk.policy import Decision, Policy
+from deletion_sdk.policy import Policy
 from deletion_sdk.verification import VerificationReport
 
 __all__ = ["IssuedCertificate", "check_audit_binding", "issue_certificate", "predicate_digest"]
@@ -88,8 +91,8 @@ def _version(record: ModelVersionRecord) -> str:
 def issue_certificate(
     session: Session,
     *,
-    audit: Any,
-    signer: Any,
+    audit: AuditLog,
+    signer: Signer,
     job_id: str,
     requests: Sequence[RequestRecord],
     policy: Policy,
@@ -97,7 +100,7 @@ def issue_certificate(
     forget_root: str,
     original: ModelVersionRecord,
     unlearned: ModelVersionRecord,
-    attempt: dict[str, Any],
+    attempt: Attempt,
     report: VerificationReport,
     report_sha256: str,
     directory: Path,
@@ -105,7 +108,9 @@ def issue_certificate(
 ) -> IssuedCertificate:
     """Append the certificate's audit entry, sign a checkpoint and the certificate (in ``session``)."""
     issued_at = utcnow()
-    decision = Decision.model_validate(attempt["decision"])
+    decision = attempt.decision
+    if decision is None:
+        raise JobError(f"batch job {job_id}: attempt {attempt.index + 1} has no decision to certify")
     core: dict[str, Any] = {
         "job_id": job_id,
         "requests": tuple(
@@ -124,11 +129,11 @@ def issue_certificate(
         "original_model": ModelRef(digest=original.weights_digest, version=_version(original)),
         "unlearned_model": ModelRef(digest=unlearned.weights_digest, version=_version(unlearned)),
         "unlearner": UnlearnerRecord(
-            name=str(attempt["method"]),
-            version=str(attempt.get("method_version") or "unknown"),
-            parameters=_finite(attempt.get("params") or {}),
-            wall_time_s=float(attempt.get("wall_time_s") or 0.0),
-            device=str(attempt.get("device") or "cpu"),
+            name=attempt.method,
+            version=attempt.method_version or "unknown",
+            parameters=_finite(attempt.params),
+            wall_time_s=attempt.wall_time_s or 0.0,
+            device=attempt.device or "cpu",
         ),
         "verification": VerificationSummary(
             tier=str(report.tier),

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from deletion_sdk.context import Context
 from deletion_sdk.data import FaceTensors
 from deletion_sdk.errors import ConfigurationError
-from deletion_sdk.settings import Settings
 from deletion_sdk.training import TrainConfig, predict_logits
 from deletion_sdk.verification import VerificationReport, logit_scaled_confidence, per_example_lira
 from deletion_sdk.verification.qualification import QualificationReport
@@ -53,7 +53,7 @@ def per_example_evidence(
     pool: FaceTensors,
     original_digest: str,
     config: TrainConfig,
-    settings: Settings,
+    context: Context,
     progress: bool = False,
 ) -> VerificationReport:
     """``report`` with LiRA evidence from the shadow bank of the original model (built if missing).
@@ -62,6 +62,7 @@ def per_example_evidence(
         ConfigurationError: fewer than 6 shadow models (each example needs two OUT references besides
             the one that serves as its calibrator).
     """
+    settings = context.settings
     if settings.shadow_models is not None and settings.shadow_models < MIN_SHADOW_MODELS:
         raise ConfigurationError(
             f"The 'shadow_models' setting must be at least {MIN_SHADOW_MODELS} for the per-example tier "
@@ -72,7 +73,7 @@ def per_example_evidence(
         model_digest=original_digest,
         config=config,
         k=settings.shadow_models,
-        home=settings.home,
+        directory=context.layout.shadow_bank(original_digest),
         device=settings.device,
     )
     bank.build(progress=progress)
@@ -91,9 +92,8 @@ def per_example_evidence(
     return report.with_lira(lira)
 
 
-def find_qualification(method: str, *, home: Path, arch: str | None = None) -> tuple[str, float] | None:
-    """(digest, final score / oracle F) of the newest stored qualification of ``method``, if any."""
-    directory = home / "qualification"
+def find_qualification(method: str, *, directory: Path, arch: str | None = None) -> tuple[str, float] | None:
+    """(digest, final score / oracle F) of the newest qualification of ``method`` stored in ``directory``."""
     best: tuple[str, str, float] | None = None
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:

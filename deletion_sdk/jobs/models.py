@@ -3,7 +3,8 @@
 A model version's training set is its dataset's ``train`` split minus every suppressed subject at the
 time it was trained; its ``training_root`` is the ledger's Merkle root over those examples' (id, digest)
 leaves (see :func:`deletion_sdk.ledger.lineage.examples_root`). Weights are content-addressed under
-``HOME/models/<name>/`` and always loaded through their digest.
+``HOME/models/<name>/`` and always loaded through their digest. Paths come from the deployment's
+:class:`~deletion_sdk.layout.HomeLayout`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from pathlib import Path
 from sqlmodel import Session
 
 from deletion_sdk.data import AgeBins, FaceTensors
-from deletion_sdk.errors import IntegrityError, NotFoundError
+from deletion_sdk.errors import IntegrityError, JobError, NotFoundError
 from deletion_sdk.jobs.snapshot import load_examples
+from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.lineage import ExampleInput
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.merkle import leaf_hash, root_from_leaf_hashes
-from deletion_sdk.settings import Settings
 from deletion_sdk.training import (
     CheckpointMetadata,
     LoadedCheckpoint,
@@ -32,7 +33,15 @@ from deletion_sdk.training import (
     train_model,
 )
 
-__all__ = ["DatasetSplits", "load_model_version", "load_splits", "train_and_register", "training_set_root"]
+__all__ = [
+    "DatasetSplits",
+    "JobSets",
+    "load_job_sets",
+    "load_model_version",
+    "load_splits",
+    "train_and_register",
+    "training_set_root",
+]
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ def _suppressed(session: Session) -> set[str]:
 
 def load_splits(
     ledger: Ledger,
-    settings: Settings,
+    layout: HomeLayout,
     *,
     dataset: int | str,
     image_size: int | None,
@@ -75,7 +84,7 @@ def load_splits(
             for s in ("train", "holdout", "test")
         }
     train_rows = tuple(r for r in rows["train"] if r.subject_ref not in suppressed)
-    cache = settings.home / "cache"
+    cache = layout.cache
 
     def load(part: list[ExampleInput] | tuple[ExampleInput, ...]) -> FaceTensors:
         return load_examples(
@@ -93,7 +102,7 @@ def load_splits(
 
 def train_and_register(
     ledger: Ledger,
-    settings: Settings,
+    layout: HomeLayout,
     *,
     dataset: int | str,
     name: str,
@@ -105,7 +114,7 @@ def train_and_register(
 ) -> ModelVersionRecord:
     """Train ``config`` on the dataset's training pool, save the checkpoint, register (and deploy) it."""
     bins = AgeBins()
-    splits = load_splits(ledger, settings, dataset=dataset, image_size=config.image_size, bins=bins)
+    splits = load_splits(ledger, layout, dataset=dataset, image_size=config.image_size, bins=bins)
     result = train_model(
         splits.train,
         config=config,
@@ -119,7 +128,7 @@ def train_and_register(
     root = training_set_root(splits.train_rows)
     saved = save_checkpoint(
         result.model,
-        settings.models_dir / name,
+        layout.model_dir(name),
         metadata=CheckpointMetadata(
             architecture=config.arch,
             num_classes=config.num_classes,
@@ -156,6 +165,53 @@ def train_and_register(
         with ledger.session() as session:
             record = registry.mark_deployed(session, record.model_version_id)
     return record
+
+
+@dataclass(frozen=True)
+class JobSets:
+    """What a batch job unlearns and verifies against: forget, retain and the dataset's other splits."""
+
+    forget: FaceTensors
+    splits: DatasetSplits
+
+    @property
+    def retain(self) -> FaceTensors:
+        """The training pool without the forget set (suppressed subjects were removed at resolve)."""
+        return self.splits.train
+
+
+def load_job_sets(
+    ledger: Ledger,
+    layout: HomeLayout,
+    *,
+    original: ModelVersionRecord,
+    forget_ids: frozenset[str],
+    image_size: int,
+    bins: AgeBins,
+) -> JobSets:
+    """Load the original model's forget set and splits, checking them against its training root.
+
+    Raises:
+        JobError: the model names no dataset, or the ledger's training examples (retain + forget) no
+            longer match the model's recorded ``training_root``.
+    """
+    if original.dataset_id is None:
+        raise JobError(f"model {original.name} v{original.version} names no training dataset")
+    splits = load_splits(ledger, layout, dataset=original.dataset_id, image_size=image_size, bins=bins)
+    with ledger.session(write=False) as session:
+        rows = lineage.dataset_examples(session, dataset=original.dataset_id, split="train")
+        root_dir = lineage.get_dataset(session, original.dataset_id).root_dir
+    forget_rows = [r for r in rows if r.example_id in forget_ids]
+    forget = load_examples(
+        forget_rows, root_dir=root_dir, image_size=image_size, bins=bins, cache_dir=layout.cache
+    )
+    expected = training_set_root([*splits.train_rows, *forget_rows])
+    if original.training_root and expected != original.training_root:
+        raise JobError(
+            f"the ledger's training examples no longer match model {original.name} v{original.version}'s "
+            "recorded training set (training_root differs); refusing to unlearn against the wrong data"
+        )
+    return JobSets(forget=forget, splits=splits)
 
 
 def load_model_version(record: ModelVersionRecord, *, device: str = "cpu") -> LoadedCheckpoint:

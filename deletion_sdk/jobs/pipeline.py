@@ -6,7 +6,12 @@ finished steps are not redone, no second certificate or model version is made, a
 is untouched until the promotion step. Only one job per model runs at a time (unlearning chains on the
 deployed version); a second worker finds the model busy, or takes over a job whose worker died.
 
-Steps and the requests' statuses::
+The job runs in one explicit :class:`~deletion_sdk.context.Context` (settings, home layout, policy
+resolver) and pins the policy it was claimed under: every step, the decision and the certificate use
+that pinned policy and its digest. A policy file edited while the job runs is reported (progress
+message, log warning, ``job.policy_changed`` audit event), never silently used.
+
+Steps (:class:`~deletion_sdk.ledger.job_state.Step`) and the requests' statuses::
 
     resolve   forget set from the ledger; subjects suppressed; requests with no data -> no_data
     unlearn   scheduled/verifying -> unlearning; method = policy.methods[attempt]; candidate version saved
@@ -24,43 +29,42 @@ import json
 import os
 import signal
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from deletion_sdk._fs import atomic_write
+from deletion_sdk.attest.keys import Signer
+from deletion_sdk.audit import AuditLog
+from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import BudgetExceeded, ConflictError, JobError
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
 from deletion_sdk.jobs.evidence import find_qualification
-from deletion_sdk.jobs.models import DatasetSplits, load_model_version, load_splits, training_set_root
-from deletion_sdk.jobs.results import AttemptSummary, BatchResult, ModelSummary
+from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
+from deletion_sdk.jobs.results import BatchResult
+from deletion_sdk.jobs.summarise import summarise_job
+from deletion_sdk.layout import JobArtifacts
 from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger import requests as reqs
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import emit
+from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState, Step
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
-from deletion_sdk.policy import Decision, Policy, evaluate, load_policy
-from deletion_sdk.settings import Settings
+from deletion_sdk.policy import Policy, evaluate
 from deletion_sdk.training import CheckpointMetadata, save_checkpoint
 from deletion_sdk.unlearning import UnlearningContext, run_unlearner
 from deletion_sdk.verification import VerificationReport, verify_population
 
-__all__ = ["STEPS", "BatchRunner", "JobArtifacts"]
+__all__ = ["STEPS", "BatchRunner"]
 
-STEPS = ("resolve", "unlearn", "verify", "decide", "promote", "certify", "complete", "done")
+STEPS = tuple(Step)
 KILL_ENV = "DELETION_SDK_TEST_KILL_AT"
 _S = RequestStatus
-
-
-def _log() -> Any:
-    return get_logger(__name__)
+_Job = jobq.JobRecord
 
 
 def _fault_point(name: str) -> None:
@@ -70,22 +74,6 @@ def _fault_point(name: str) -> None:
     """
     if os.environ.get(KILL_ENV) == name:
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-@dataclass(frozen=True)
-class JobArtifacts:
-    """Where a job keeps its files (``HOME/jobs/<job id>/``)."""
-
-    root: Path
-
-    def forget_manifest(self) -> Path:
-        return self.root / "forget-set.json"
-
-    def verification(self, attempt: int) -> Path:
-        return self.root / f"verification-{attempt}.json"
-
-    def candidate_dir(self, attempt: int) -> Path:
-        return self.root / f"candidate-{attempt}"
 
 
 def _write_json(path: Path, text: str) -> str:
@@ -100,7 +88,7 @@ class BatchRunner:
 
     Args:
         ledger: the ledger (with the audit log installed as its event sink).
-        settings: deployment settings (HOME, device).
+        context: the deployment's settings, home layout and policy resolver.
         audit: the audit log, with the signing key.
         signer: the certificate signing key.
         progress: called with a short message at every step (the CLI shows them).
@@ -110,62 +98,99 @@ class BatchRunner:
         self,
         *,
         ledger: Ledger,
-        settings: Settings,
-        audit: Any,
-        signer: Any,
-        public_key_path: Path,
+        context: Context,
+        audit: AuditLog,
+        signer: Signer,
         progress: Callable[[str], None] | None = None,
     ) -> None:
         self.ledger = ledger
-        self.settings = settings
+        self.context = context
         self.audit = audit
         self.signer = signer
-        self.public_key_path = public_key_path
         self.progress = progress or (lambda _msg: None)
         self.worker = jobq.current_worker()
         self.bins = AgeBins()
+        self._steps: dict[Step, Callable[[_Job], _Job]] = {
+            Step.RESOLVE: self._step_resolve,
+            Step.UNLEARN: self._step_unlearn,
+            Step.VERIFY: self._step_verify,
+            Step.DECIDE: self._step_decide,
+            Step.PROMOTE: self._step_promote,
+            Step.CERTIFY: self._step_certify,
+            Step.COMPLETE: self._step_complete,
+        }
 
     # -- claiming ----------------------------------------------------------------------------------
 
     def _acquire(
-        self, *, model: str, policy_id: str | None, max_requests: int | None
-    ) -> tuple[jobq.JobRecord | None, bool, str | None]:
-        """(job, resumed, busy job id) — one transaction, serialised per model."""
+        self, *, model: str, policy_id: str | None, max_requests: int | None, unlearner: str | None
+    ) -> tuple[_Job | None, bool, str | None]:
+        """(job, resumed, busy job id) — one transaction, serialised per model.
+
+        A new job pins its policy (and the unlearner override) in its state in the claiming transaction.
+        """
         with self.ledger.session() as session:
-            if not self.ledger.is_sqlite:
-                key = int.from_bytes(hashlib.sha256(f"job:{model}".encode()).digest()[:8], "big", signed=True)
-                session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+            jobq.lock_model(session, model)
             stale = jobq.claim_stale_job(session, model_name=model, worker=self.worker)
             if stale is not None:
                 emit(session, "job.resumed", {"job_id": stale.job_id, "step": stale.step}, actor=self.worker)
+                if stale.state.policy is None:  # a job written before policies were pinned
+                    pinned = stale.state.model_copy(
+                        update={"policy": self.context.policies.get(stale.policy_id)}
+                    )
+                    stale = self._update(stale, session, state=pinned)
                 return stale, True, None
             running = jobq.list_jobs(session, model_name=model, status="running")
             if running:
                 return None, False, running[0].job_id
             registry.deployed(session, model)  # NotFoundError before anything is claimed
             job = jobq.claim_new_job(
-                session,
-                model_name=model,
-                first_step="resolve",
-                policy_id=policy_id,
-                max_requests=max_requests,
-                worker=self.worker,
+                session, model_name=model, policy_id=policy_id, max_requests=max_requests, worker=self.worker
             )
-            if job is not None:
-                policy = load_policy(job.policy_id)
-                emit(
-                    session,
-                    "job.claimed",
-                    {
-                        "job_id": job.job_id,
-                        "model": model,
-                        "policy": policy.id,
-                        "policy_digest": policy.digest,
-                        "request_ids": list(jobq.job_request_ids(session, job.job_id)),
-                    },
-                    actor=self.worker,
-                )
+            if job is None:
+                return None, False, None
+            policy = self.context.policies.get(job.policy_id)
+            job = self._update(job, session, state=JobState(policy=policy, unlearner_override=unlearner))
+            emit(
+                session,
+                "job.claimed",
+                {
+                    "job_id": job.job_id,
+                    "model": model,
+                    "policy": policy.id,
+                    "policy_digest": policy.digest,
+                    "request_ids": list(jobq.job_request_ids(session, job.job_id)),
+                },
+                actor=self.worker,
+            )
             return job, False, None
+
+    def _report_policy_drift(self, job: _Job, reported: set[str | None]) -> None:
+        """Say so (once per file version) when the pinned policy's file changed; the job keeps the pin."""
+        drift = self.context.policies.drift(self._policy(job))
+        if drift is None or drift.current_digest in reported:
+            return
+        reported.add(drift.current_digest)
+        get_logger(__name__).warning(
+            "policy_changed",
+            job_id=job.job_id,
+            policy=drift.policy_id,
+            pinned_digest=drift.pinned_digest,
+            current_digest=drift.current_digest,
+        )
+        self.progress(drift.detail)
+        with self.ledger.session() as session:
+            emit(
+                session,
+                "job.policy_changed",
+                {
+                    "job_id": job.job_id,
+                    "policy": drift.policy_id,
+                    "pinned_digest": drift.pinned_digest,
+                    "current_digest": drift.current_digest,
+                },
+                actor=f"job:{job.job_id}",
+            )
 
     def run(
         self,
@@ -177,8 +202,10 @@ class BatchRunner:
     ) -> BatchResult:
         """Claim (or resume) this model's job and run it to the end."""
         if policy is not None:
-            load_policy(policy)  # unknown policy: InputError before anything is claimed
-        job, resumed, busy = self._acquire(model=model, policy_id=policy, max_requests=max_requests)
+            self.context.policies.get(policy)  # unknown policy: InputError before anything is claimed
+        job, resumed, busy = self._acquire(
+            model=model, policy_id=policy, max_requests=max_requests, unlearner=unlearner
+        )
         if job is None:
             with self.ledger.session(write=False) as session:
                 due = jobq.count_due(session, policy_id=policy)
@@ -193,86 +220,84 @@ class BatchRunner:
             return BatchResult(
                 status="idle", model=model, remaining_due=due, message="no verified request is due"
             )
-        if unlearner is not None and not resumed:
-            job = self._update(job, state={"unlearner_override": unlearner})
         self.progress(f"job {job.job_id} {'resumed at ' + job.step if resumed else 'claimed'}")
-        while job.step != "done":
+        reported: set[str | None] = set()
+        while job.step is not Step.DONE:
             step = job.step
+            self._report_policy_drift(job, reported)
             _fault_point(f"{step}:before")
-            job = getattr(self, f"_step_{step}")(job)
+            job = self._steps[step](job)
             _fault_point(f"{step}:after")
-        return self._result(job, resumed=resumed)
+        return summarise_job(self.ledger, self.context.layout, job, resumed=resumed)
 
     # -- helpers -----------------------------------------------------------------------------------
 
-    def _update(self, job: jobq.JobRecord, session: Session | None = None, **changes: Any) -> jobq.JobRecord:
-        if session is not None:
-            return jobq.update_job(session, job.job_id, worker=self.worker, **changes)
-        with self.ledger.session() as s:
-            return jobq.update_job(s, job.job_id, worker=self.worker, **changes)
+    def _update(
+        self,
+        job: _Job,
+        session: Session | None = None,
+        *,
+        state: JobState | None = None,
+        step: Step | None = None,
+        attempt: int | None = None,
+        status: str | None = None,
+        error: str | None = None,
+    ) -> _Job:
+        if session is None:
+            with self.ledger.session() as s:
+                return self._update(
+                    job, s, state=state, step=step, attempt=attempt, status=status, error=error
+                )
+        return jobq.update_job(
+            session,
+            job.job_id,
+            worker=self.worker,
+            state=state,
+            step=step,
+            attempt=attempt,
+            status=status,
+            error=error,
+        )
 
-    def _artifacts(self, job: jobq.JobRecord) -> JobArtifacts:
-        return JobArtifacts(self.settings.home / "jobs" / job.job_id)
+    def _artifacts(self, job: _Job) -> JobArtifacts:
+        return self.context.layout.job(job.job_id)
 
-    def _policy(self, job: jobq.JobRecord) -> Policy:
-        return load_policy(job.policy_id)
+    def _policy(self, job: _Job) -> Policy:
+        """The policy pinned when the job was claimed."""
+        if job.state.policy is None:
+            raise JobError(f"batch job {job.job_id} has no pinned policy")
+        return job.state.policy
 
-    def _methods(self, job: jobq.JobRecord) -> tuple[str, ...]:
-        override = job.state.get("unlearner_override")
-        methods = self._policy(job).unlearning.methods
+    def _methods(self, job: _Job) -> tuple[str, ...]:
+        override = job.state.unlearner_override
         if override:
             return (override,) if override == "retrain" else (override, "retrain")
-        return methods
+        return self._policy(job).unlearning.methods
 
     def _move(
-        self, session: Session, job: jobq.JobRecord, ids: list[str], to: RequestStatus, reason: str
+        self, session: Session, job: _Job, ids: tuple[str, ...], to: RequestStatus, reason: str
     ) -> None:
         for rid in ids:
-            current = reqs.get(session, rid)
-            if current.status != to.value:
+            if reqs.get(session, rid).status != to.value:
                 reqs.transition(session, request_id=rid, to=to, actor=f"job:{job.job_id}", reason=reason)
 
-    def _active_ids(self, job: jobq.JobRecord) -> list[str]:
-        return list(job.state.get("active_request_ids", []))
-
-    def _original(self, job: jobq.JobRecord) -> ModelVersionRecord:
+    def _original(self, job: _Job) -> ModelVersionRecord:
+        if job.state.original_version_id is None:
+            raise JobError(f"batch job {job.job_id} has not resolved its original model")
         with self.ledger.session(write=False) as session:
-            return registry.get_model_version(session, int(job.state["original_version_id"]))
+            return registry.get_model_version(session, job.state.original_version_id)
 
-    def _sets(
-        self, job: jobq.JobRecord, original: ModelVersionRecord, image_size: int
-    ) -> tuple[FaceTensors, FaceTensors, DatasetSplits]:
-        """(forget, retain, splits) of the original model's training data."""
-        if original.dataset_id is None:
-            raise JobError(f"model {original.name} v{original.version} names no training dataset")
-        forget_ids = set(json.loads(self._artifacts(job).forget_manifest().read_text())["example_ids"])
-        # Suppression happened at resolve: the training pool no longer holds the forgotten subjects.
-        splits = load_splits(
-            self.ledger, self.settings, dataset=original.dataset_id, image_size=image_size, bins=self.bins
-        )
-        with self.ledger.session(write=False) as session:
-            rows = lineage.dataset_examples(session, dataset=original.dataset_id, split="train")
-        forget_rows = [r for r in rows if r.example_id in forget_ids]
-        from deletion_sdk.jobs.snapshot import load_examples
-
-        forget = load_examples(
-            forget_rows,
-            root_dir=self._dataset_root(original.dataset_id),
+    def _sets(self, job: _Job, original: ModelVersionRecord, image_size: int) -> JobSets:
+        """The forget set, retain set, holdout and test sets of the original model's training data."""
+        forget_ids = json.loads(self._artifacts(job).forget_manifest().read_text())["example_ids"]
+        return load_job_sets(
+            self.ledger,
+            self.context.layout,
+            original=original,
+            forget_ids=frozenset(forget_ids),
             image_size=image_size,
             bins=self.bins,
-            cache_dir=self.settings.home / "cache",
         )
-        expected = training_set_root([*splits.train_rows, *forget_rows])
-        if original.training_root and expected != original.training_root:
-            raise JobError(
-                f"the ledger's training examples no longer match model {original.name} v{original.version}'s "
-                "recorded training set (training_root differs); refusing to unlearn against the wrong data"
-            )
-        return forget, splits.train, splits
-
-    def _dataset_root(self, dataset_id: int) -> str | None:
-        with self.ledger.session(write=False) as session:
-            return lineage.get_dataset(session, dataset_id).root_dir
 
     def _retrain_estimate(self, original: ModelVersionRecord, n_retain: int) -> float | None:
         m = original.metrics
@@ -283,22 +308,27 @@ class BatchRunner:
             return None
         return float(t) * n_retain / float(n)
 
-    def _seed(self, job: jobq.JobRecord, attempt: int) -> int:
+    def _seed(self, job: _Job, attempt: int) -> int:
         return int(hashlib.sha256(job.job_id.encode()).hexdigest()[:7], 16) + attempt
+
+    def _report(self, job: _Job) -> VerificationReport:
+        return VerificationReport.model_validate_json(
+            self._artifacts(job).verification(job.attempt).read_text()
+        )
 
     # -- steps -------------------------------------------------------------------------------------
 
-    def _step_resolve(self, job: jobq.JobRecord) -> jobq.JobRecord:
+    def _step_resolve(self, job: _Job) -> _Job:
         self.progress("resolving the forget set")
         with self.ledger.session() as session:
             original = registry.deployed(session, job.model_name)
             if original.dataset_id is None:
                 raise JobError(f"deployed model {job.model_name} names no training dataset")
-            request_ids = list(jobq.job_request_ids(session, job.job_id))
+            request_ids = tuple(jobq.job_request_ids(session, job.job_id))
             manifest = lineage.resolve_forget_set(
-                session, request_ids=request_ids, dataset=original.dataset_id, split="train"
+                session, request_ids=list(request_ids), dataset=original.dataset_id, split="train"
             )
-            no_data = list(manifest.no_data_request_ids)
+            no_data = tuple(manifest.no_data_request_ids)
             self._move(
                 session,
                 job,
@@ -313,7 +343,7 @@ class BatchRunner:
                         session, subject_ref=record.subject_ref, request_id=rid, reason="erasure requested"
                     )
             digest = _write_json(self._artifacts(job).forget_manifest(), manifest.model_dump_json(indent=2))
-            active = [r for r in request_ids if r not in set(no_data)]
+            active = tuple(r for r in request_ids if r not in set(no_data))
             emit(
                 session,
                 "forget_set.resolved",
@@ -322,77 +352,78 @@ class BatchRunner:
                     "examples": manifest.count,
                     "merkle_root": manifest.merkle_root,
                     "manifest_sha256": digest,
-                    "no_data_request_ids": no_data,
+                    "no_data_request_ids": list(no_data),
                 },
                 actor=f"job:{job.job_id}",
             )
-            state = {
-                "original_version_id": original.model_version_id,
-                "request_ids": request_ids,
-                "active_request_ids": active,
-                "no_data_request_ids": no_data,
-                "forget_count": manifest.count,
-                "forget_merkle_root": manifest.merkle_root,
-                "attempts": [],
-            }
-            next_step = "unlearn" if manifest.count > 0 and active else "complete"
+            state = job.state.model_copy(
+                update={
+                    "original_version_id": original.model_version_id,
+                    "request_ids": request_ids,
+                    "active_request_ids": active,
+                    "no_data_request_ids": no_data,
+                    "forget_count": manifest.count,
+                    "forget_merkle_root": manifest.merkle_root,
+                    "attempts": (),
+                }
+            )
+            next_step = Step.UNLEARN if manifest.count > 0 and active else Step.COMPLETE
             return self._update(job, session, state=state, step=next_step)
 
-    def _step_unlearn(self, job: jobq.JobRecord) -> jobq.JobRecord:
-        attempt = job.attempt
+    def _step_unlearn(self, job: _Job) -> _Job:
+        index = job.attempt
         methods = self._methods(job)
-        method = methods[attempt]
+        method = methods[index]
         with self.ledger.session() as session:
-            self._move(session, job, self._active_ids(job), _S.UNLEARNING, f"unlearning with {method}")
+            self._move(session, job, job.state.active_request_ids, _S.UNLEARNING, f"unlearning with {method}")
         original = self._original(job)
         loaded = load_model_version(original, device="cpu")
         meta = loaded.metadata
-        forget, retain, _splits = self._sets(job, original, meta.image_size)
-        estimate = self._retrain_estimate(original, len(retain))
+        sets = self._sets(job, original, meta.image_size)
+        estimate = self._retrain_estimate(original, len(sets.retain))
         fraction = self._policy(job).unlearning.time_budget_fraction
         context = UnlearningContext(
-            device=self.settings.device,
-            seed=self._seed(job, attempt),
+            device=self.context.device,
+            seed=self._seed(job, index),
             retrain_time_s=estimate if method != "retrain" else None,
             budget_fraction=fraction if (method != "retrain" and estimate) else None,
             train_config=meta.train_config,
         )
         self.progress(
-            f"unlearning {len(forget)} examples with {method} (attempt {attempt + 1}/{len(methods)})"
+            f"unlearning {len(sets.forget)} examples with {method} (attempt {index + 1}/{len(methods)})"
         )
-        record: dict[str, Any] = {"index": attempt, "method": method, "retrain_estimate_s": estimate}
+        attempt = Attempt(index=index, method=method, retrain_estimate_s=estimate)
         try:
-            result = run_unlearner(method, loaded.model, forget=forget, retain=retain, context=context)
-        except BudgetExceeded as e:
-            record.update(
-                outcome="budget_exceeded", wall_time_s=e.elapsed_s, budget_s=e.budget_s, error=str(e)
+            result = run_unlearner(
+                method, loaded.model, forget=sets.forget, retain=sets.retain, context=context
             )
-            return self._next_attempt(job, record, reason=f"{method} ran out of its time budget")
+        except BudgetExceeded as e:
+            failed = attempt.model_copy(
+                update={
+                    "outcome": AttemptOutcome.BUDGET_EXCEEDED,
+                    "wall_time_s": e.elapsed_s,
+                    "budget_s": e.budget_s,
+                    "error": str(e),
+                }
+            )
+            return self._next_attempt(job, failed, reason=f"{method} ran out of its time budget")
+        retain_root = training_set_root(sets.splits.train_rows)
         saved = save_checkpoint(
             result.model,
-            self._artifacts(job).candidate_dir(attempt),
+            self._artifacts(job).candidate_dir(index),
             metadata=CheckpointMetadata(
                 architecture=meta.architecture,
                 num_classes=meta.num_classes,
                 image_size=meta.image_size,
                 train_config=meta.train_config,
-                training_root=training_set_root(_splits.train_rows),
-                n_training_examples=len(retain),
+                training_root=retain_root,
+                n_training_examples=len(sets.retain),
                 age_bins=meta.age_bins,
                 parent_digest=original.weights_digest,
                 extra={"job_id": job.job_id, "unlearner": method},
             ),
         )
         _fault_point("unlearn:saved")  # weights written, version not yet registered
-        record.update(
-            outcome="pending",
-            method_version=result.version,
-            params=json.loads(json.dumps(result.params, default=str)),
-            wall_time_s=result.wall_time_s,
-            budget_s=result.budget_s,
-            device=result.device,
-            steps=result.steps,
-        )
         with self.ledger.session() as session:
             candidate = registry.add_model_version(
                 session,
@@ -401,75 +432,89 @@ class BatchRunner:
                 architecture=meta.architecture,
                 path=str(saved.weights_path),
                 dataset_id=original.dataset_id,
-                training_root=training_set_root(_splits.train_rows),
+                training_root=retain_root,
                 parent_id=original.model_version_id,
                 metrics={"retrain_estimate_s": estimate, "unlearner": method, "job_id": job.job_id},
             )
-            record["candidate_version_id"] = candidate.model_version_id
-            attempts = [*job.state.get("attempts", []), record]
-            return self._update(job, session, state={"attempts": attempts}, step="verify")
-
-    def _next_attempt(self, job: jobq.JobRecord, record: dict[str, Any], *, reason: str) -> jobq.JobRecord:
-        """Record a failed attempt and move to the next method, or fail the job."""
-        attempts = [*job.state.get("attempts", [])]
-        if attempts and attempts[-1].get("index") == record["index"]:
-            attempts[-1] = record
-        else:
-            attempts.append(record)
-        methods = self._methods(job)
-        with self.ledger.session() as session:
-            if record.get("candidate_version_id"):
-                registry.set_status(session, int(record["candidate_version_id"]), "rejected")
-            if job.attempt + 1 < len(methods):
-                self._move(
-                    session,
-                    job,
-                    self._active_ids(job),
-                    _S.UNLEARNING,
-                    f"{reason}; escalating to {methods[job.attempt + 1]}",
-                )
-                return self._update(
-                    job, session, state={"attempts": attempts}, attempt=job.attempt + 1, step="unlearn"
-                )
-            self._move(session, job, self._active_ids(job), _S.FAILED, f"{reason}; no allowed method left")
-            emit(session, "job.failed", {"job_id": job.job_id, "reason": reason}, actor=f"job:{job.job_id}")
-            return self._update(
-                job, session, state={"attempts": attempts}, step="done", status="failed", error=reason
+            attempt = Attempt(
+                index=index,
+                method=method,
+                retrain_estimate_s=estimate,
+                method_version=result.version,
+                params=json.loads(json.dumps(result.params, default=str)),
+                wall_time_s=result.wall_time_s,
+                budget_s=result.budget_s,
+                device=result.device,
+                steps=result.steps,
+                candidate_version_id=candidate.model_version_id,
             )
+            return self._update(job, session, state=job.state.with_attempt(attempt), step=Step.VERIFY)
 
-    def _step_verify(self, job: jobq.JobRecord) -> jobq.JobRecord:
-        record = job.state["attempts"][-1]
+    def _next_attempt(self, job: _Job, attempt: Attempt, *, reason: str) -> _Job:
+        """Record a failed attempt and move to the next method, or fail the job."""
+        state = job.state.with_attempt(attempt)
+        methods = self._methods(job)
+        active = job.state.active_request_ids
         with self.ledger.session() as session:
-            self._move(session, job, self._active_ids(job), _S.VERIFYING, f"verifying {record['method']}")
-            candidate = registry.get_model_version(session, int(record["candidate_version_id"]))
+            if attempt.candidate_version_id is not None:
+                registry.set_status(session, attempt.candidate_version_id, "rejected")
+            if job.attempt + 1 < len(methods):
+                following = methods[job.attempt + 1]
+                self._move(session, job, active, _S.UNLEARNING, f"{reason}; escalating to {following}")
+                return self._update(job, session, state=state, attempt=job.attempt + 1, step=Step.UNLEARN)
+            self._move(session, job, active, _S.FAILED, f"{reason}; no allowed method left")
+            emit(session, "job.failed", {"job_id": job.job_id, "reason": reason}, actor=f"job:{job.job_id}")
+            return self._update(job, session, state=state, step=Step.DONE, status="failed", error=reason)
+
+    def _step_verify(self, job: _Job) -> _Job:
+        attempt = job.state.current_attempt
+        if attempt.candidate_version_id is None:
+            raise JobError(f"batch job {job.job_id}: attempt {attempt.index + 1} saved no candidate")
+        with self.ledger.session() as session:
+            self._move(
+                session, job, job.state.active_request_ids, _S.VERIFYING, f"verifying {attempt.method}"
+            )
+            candidate = registry.get_model_version(session, attempt.candidate_version_id)
         original = self._original(job)
         loaded = load_model_version(original, device="cpu")
         unlearned = load_model_version(candidate, device="cpu")
-        forget, retain, splits = self._sets(job, original, loaded.metadata.image_size)
+        sets = self._sets(job, original, loaded.metadata.image_size)
         tier = self._policy(job).verification.tier.value
-        self.progress(
-            f"verifying at tier '{tier}' ({len(forget)} forget vs {len(splits.holdout)} holdout examples)"
-        )
+        n_forget, n_holdout = len(sets.forget), len(sets.splits.holdout)
+        self.progress(f"verifying at tier '{tier}' ({n_forget} forget vs {n_holdout} holdout examples)")
         report = verify_population(
             unlearned.model,
-            forget=forget,
-            holdout=splits.holdout,
-            retain=retain,
-            test=splits.test if len(splits.test) else None,
+            forget=sets.forget,
+            holdout=sets.splits.holdout,
+            retain=sets.retain,
+            test=sets.splits.test if len(sets.splits.test) else None,
             original=loaded.model,
-            device=self.settings.device,
+            device=self.context.device,
             seed=self._seed(job, job.attempt),
             age_bins=self.bins,
         )
         if tier != "population":
-            report = self._per_example(
+            from deletion_sdk.jobs.evidence import per_example_evidence
+
+            recipe = loaded.metadata.train_config
+            if recipe is None:
+                raise JobError(
+                    f"model {original.name} v{original.version} records no training recipe; the "
+                    f"'{tier}' tier trains shadow models the same way and cannot run without one"
+                )
+
+            self.progress(
+                f"per-example LiRA against the shadow bank of v{original.version} (built once per version)"
+            )
+            report = per_example_evidence(
                 report,
-                job,
-                original,
-                (unlearned.model, loaded.model),
-                forget,
-                retain,
-                loaded.metadata.train_config,
+                unlearned=unlearned.model,
+                original=loaded.model,
+                forget=sets.forget,
+                pool=_union(sets.retain, sets.forget),
+                original_digest=original.weights_digest,
+                config=recipe,
+                context=self.context,
             )
         digest = _write_json(self._artifacts(job).verification(job.attempt), report.model_dump_json())
         with self.ledger.session() as session:
@@ -485,51 +530,26 @@ class BatchRunner:
                 },
                 actor=f"job:{job.job_id}",
             )
-            return self._update(job, session, state={"verification_sha256": digest}, step="decide")
+            state = job.state.model_copy(update={"verification_sha256": digest})
+            return self._update(job, session, state=state, step=Step.DECIDE)
 
-    def _per_example(
-        self,
-        report: VerificationReport,
-        job: jobq.JobRecord,
-        original: ModelVersionRecord,
-        models: tuple[Any, Any],
-        forget: FaceTensors,
-        retain: FaceTensors,
-        config: Any,
-    ) -> VerificationReport:
-        """Per-example LiRA evidence against the original model's shadow bank (built on first use)."""
-        from deletion_sdk.jobs.evidence import per_example_evidence
-
-        pool = _union(retain, forget)
-        self.progress(
-            f"per-example LiRA against the shadow bank of v{original.version} (built once per version)"
-        )
-        return per_example_evidence(
-            report,
-            unlearned=models[0],
-            original=models[1],
-            forget=forget,
-            pool=pool,
-            original_digest=original.weights_digest,
-            config=config,
-            settings=self.settings,
-        )
-
-    def _step_decide(self, job: jobq.JobRecord) -> jobq.JobRecord:
-        record = dict(job.state["attempts"][-1])
-        report = VerificationReport.model_validate_json(
-            self._artifacts(job).verification(job.attempt).read_text()
-        )
-        qualified = find_qualification(record["method"], home=self.settings.home)
+    def _step_decide(self, job: _Job) -> _Job:
+        attempt = job.state.current_attempt
+        policy = self._policy(job)
+        qualified = find_qualification(attempt.method, directory=self.context.layout.qualification)
         decision = evaluate(
-            self._policy(job),
-            report,
-            method=record["method"],
+            policy,
+            self._report(job),
+            method=attempt.method,
             qualification_score_ratio=None if qualified is None else qualified[1],
         )
-        record["qualification_report_digest"] = None if qualified is None else qualified[0]
-        record["decision"] = json.loads(decision.model_dump_json())
-        record["outcome"] = "passed" if decision.passed else "failed"
+        decided = attempt.model_copy(
+            update={
+                "qualification_report_digest": None if qualified is None else qualified[0],
+                "decision": decision,
+                "outcome": AttemptOutcome.PASSED if decision.passed else AttemptOutcome.FAILED,
+            }
+        )
         self.progress(f"decision: {decision.summary()}")
         with self.ledger.session() as session:
             emit(
@@ -538,7 +558,7 @@ class BatchRunner:
                 {
                     "job_id": job.job_id,
                     "attempt": job.attempt,
-                    "method": record["method"],
+                    "method": attempt.method,
                     "policy": decision.policy_id,
                     "policy_digest": decision.policy_digest,
                     "passed": decision.passed,
@@ -547,36 +567,41 @@ class BatchRunner:
                 actor=f"job:{job.job_id}",
             )
             if decision.passed:
-                attempts = [*job.state["attempts"][:-1], record]
-                return self._update(job, session, state={"attempts": attempts}, step="promote")
+                return self._update(job, session, state=job.state.with_attempt(decided), step=Step.PROMOTE)
         return self._next_attempt(
-            job, record, reason=f"{record['method']} failed verification: {decision.summary()}"
+            job, decided, reason=f"{attempt.method} failed verification: {decision.summary()}"
         )
 
-    def _step_promote(self, job: jobq.JobRecord) -> jobq.JobRecord:
-        record = job.state["attempts"][-1]
+    def _passed_candidate(self, job: _Job) -> int:
+        attempt = job.state.current_attempt
+        if attempt.outcome is not AttemptOutcome.PASSED or attempt.candidate_version_id is None:
+            raise JobError(f"batch job {job.job_id}: attempt {attempt.index + 1} has no passed candidate")
+        return attempt.candidate_version_id
+
+    def _step_promote(self, job: _Job) -> _Job:
+        candidate_id = self._passed_candidate(job)
         with self.ledger.session() as session:
             current = registry.deployed(session, job.model_name)
-            candidate_id = int(record["candidate_version_id"])
             if current.model_version_id != candidate_id:
-                if current.model_version_id != int(job.state["original_version_id"]):
+                if current.model_version_id != job.state.original_version_id:
                     raise ConflictError(
                         f"model {job.model_name} was redeployed (v{current.version}) during job {job.job_id}"
                     )
                 registry.mark_deployed(session, candidate_id)
             self.progress("promoted the unlearned model to deployed")
-            return self._update(job, session, step="certify")
+            return self._update(job, session, step=Step.CERTIFY)
 
-    def _step_certify(self, job: jobq.JobRecord) -> jobq.JobRecord:
+    def _step_certify(self, job: _Job) -> _Job:
         self.progress("signing the certificate")
         original = self._original(job)
-        record = job.state["attempts"][-1]
+        attempt = job.state.current_attempt
+        candidate_id = self._passed_candidate(job)
+        if job.state.verification_sha256 is None or job.state.forget_merkle_root is None:
+            raise JobError(f"batch job {job.job_id} reached certify without verification evidence")
         with self.ledger.session() as session:
-            candidate = registry.get_model_version(session, int(record["candidate_version_id"]))
-            requests = [reqs.get(session, rid) for rid in self._active_ids(job)]
-        report = VerificationReport.model_validate_json(
-            self._artifacts(job).verification(job.attempt).read_text()
-        )
+            candidate = registry.get_model_version(session, candidate_id)
+            requests = [reqs.get(session, rid) for rid in job.state.active_request_ids]
+        report = self._report(job)
         with self.ledger.session() as session:
             issued = issue_certificate(
                 session,
@@ -585,15 +610,15 @@ class BatchRunner:
                 job_id=job.job_id,
                 requests=requests,
                 policy=self._policy(job),
-                forget_count=int(job.state["forget_count"]),
-                forget_root=str(job.state["forget_merkle_root"]),
+                forget_count=job.state.forget_count,
+                forget_root=job.state.forget_merkle_root,
                 original=original,
                 unlearned=candidate,
-                attempt=record,
+                attempt=attempt,
                 report=report,
-                report_sha256=str(job.state["verification_sha256"]),
-                directory=self.settings.certificates_dir,
-                qualification_report_digest=record.get("qualification_report_digest"),
+                report_sha256=job.state.verification_sha256,
+                directory=self.context.layout.certificates,
+                qualification_report_digest=attempt.qualification_report_digest,
             )
             jobq.record_certificate(
                 session,
@@ -605,78 +630,22 @@ class BatchRunner:
                 audit_index=issued.audit_index,
                 issued_at=issued.issued_at,
             )
-            return self._update(
-                job,
-                session,
-                step="complete",
-                state={"certificate_envelope": issued.envelope_json, "certificate_path": str(issued.path)},
+            state = job.state.model_copy(
+                update={"certificate_envelope": issued.envelope_json, "certificate_path": str(issued.path)}
             )
+            return self._update(job, session, state=state, step=Step.COMPLETE)
 
-    def _step_complete(self, job: jobq.JobRecord) -> jobq.JobRecord:
-        envelope = job.state.get("certificate_envelope")
-        if envelope:
-            write_issued_certificate(envelope, Path(job.state["certificate_path"]))
+    def _step_complete(self, job: _Job) -> _Job:
+        envelope, path = job.state.certificate_envelope, job.state.certificate_path
+        if envelope and path:
+            write_issued_certificate(envelope, Path(path))
         _fault_point("complete:written")  # certificate on disk, requests not yet completed
         with self.ledger.session() as session:
-            self._move(session, job, self._active_ids(job), _S.COMPLETED, "forgotten, verified and certified")
-            emit(session, "job.completed", {"job_id": job.job_id}, actor=f"job:{job.job_id}")
-            return self._update(job, session, step="done", status="completed")
-
-    # -- result ------------------------------------------------------------------------------------
-
-    def _result(self, job: jobq.JobRecord, *, resumed: bool) -> BatchResult:
-        state = job.state
-        attempts = tuple(
-            AttemptSummary(
-                index=int(a["index"]),
-                method=str(a["method"]),
-                outcome=a.get("outcome", "error") if a.get("outcome") != "pending" else "error",
-                wall_time_s=a.get("wall_time_s"),
-                budget_s=a.get("budget_s"),
-                device=a.get("device"),
-                candidate_version_id=a.get("candidate_version_id"),
-                decision=None if not a.get("decision") else Decision.model_validate(a["decision"]).summary(),
+            self._move(
+                session, job, job.state.active_request_ids, _S.COMPLETED, "forgotten, verified and certified"
             )
-            for a in state.get("attempts", [])
-        )
-        passed = next((a for a in state.get("attempts", []) if a.get("outcome") == "passed"), None)
-        original_summary = new_summary = None
-        report = None
-        if passed is not None:
-            path = self._artifacts(job).verification(int(passed["index"]))
-            report = VerificationReport.model_validate_json(path.read_text()) if path.exists() else None
-        with self.ledger.session(write=False) as session:
-            due = jobq.count_due(session)
-            statuses = {rid: reqs.get(session, rid).status for rid in state.get("request_ids", [])}
-            if state.get("original_version_id"):
-                orig = registry.get_model_version(session, int(state["original_version_id"]))
-                original_summary = _summary(orig, report, "original")
-            if passed is not None:
-                new = registry.get_model_version(session, int(passed["candidate_version_id"]))
-                new_summary = _summary(new, report, "unlearned")
-        return BatchResult(
-            status="completed" if job.status == "completed" else "failed",
-            model=job.model_name,
-            job_id=job.job_id,
-            policy=job.policy_id,
-            resumed=resumed,
-            request_ids=tuple(state.get("request_ids", [])),
-            completed_request_ids=tuple(r for r, s in statuses.items() if s == "completed"),
-            no_data_request_ids=tuple(r for r, s in statuses.items() if s == "no_data"),
-            failed_request_ids=tuple(r for r, s in statuses.items() if s == "failed"),
-            forget_examples=int(state.get("forget_count", 0)),
-            forget_merkle_root=state.get("forget_merkle_root"),
-            attempts=attempts,
-            method=None if passed is None else str(passed["method"]),
-            retrain_estimate_s=None if passed is None else passed.get("retrain_estimate_s"),
-            unlearning_time_s=None if passed is None else passed.get("wall_time_s"),
-            original_model=original_summary,
-            new_model=new_summary,
-            decision_passed=None if not attempts else passed is not None,
-            certificate_path=state.get("certificate_path"),
-            remaining_due=due,
-            message=job.error or "",
-        )
+            emit(session, "job.completed", {"job_id": job.job_id}, actor=f"job:{job.job_id}")
+            return self._update(job, session, step=Step.DONE, status="completed")
 
 
 def _union(a: FaceTensors, b: FaceTensors) -> FaceTensors:
@@ -692,23 +661,3 @@ def _union(a: FaceTensors, b: FaceTensors) -> FaceTensors:
         example_ids=ids,
     )
     return both.take(order)
-
-
-def _summary(record: ModelVersionRecord, report: VerificationReport | None, role: str) -> ModelSummary:
-    figures: dict[str, float | None] = {}
-    if report is not None:
-        evidence = report.unlearned if role == "unlearned" else report.original
-        acc = (
-            report.utility.unlearned.accuracy
-            if role == "unlearned"
-            else (report.utility.original.accuracy if report.utility.original is not None else {})
-        )
-        figures = {
-            "attack_auc": None if evidence is None else evidence.loss_attack.auc,
-            "holdout_accuracy": acc["holdout"].value if "holdout" in acc else None,
-            "retain_accuracy": acc["retain"].value if "retain" in acc else None,
-            "test_accuracy": acc["test"].value if "test" in acc else None,
-        }
-    return ModelSummary(
-        version_id=record.model_version_id, version=record.version, digest=record.weights_digest, **figures
-    )

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from deletion_sdk.jobs.pipeline import JobArtifacts
+from deletion_sdk.context import Context
+from deletion_sdk.layout import JobArtifacts
 from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger import registry
 from deletion_sdk.ledger import requests as reqs
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState
 from deletion_sdk.ledger.records import RequestRecord
-from deletion_sdk.policy import Decision, load_policy
 from deletion_sdk.report import (
     AttemptInfo,
     AuditInfo,
@@ -27,7 +27,6 @@ from deletion_sdk.report import (
     RequestInfo,
     ResultModelRef,
 )
-from deletion_sdk.settings import Settings
 from deletion_sdk.verification import VerificationReport
 
 __all__ = ["build_report_data"]
@@ -39,49 +38,52 @@ def _deadline_met(record: RequestRecord, now: datetime) -> bool | None:
     return False if now > record.due_at else None
 
 
-def _attempt(raw: dict[str, Any], artifacts: JobArtifacts) -> AttemptInfo:
-    index = int(raw["index"])
-    path = artifacts.verification(index)
-    outcome = raw.get("outcome", "error")
+def _attempt(attempt: Attempt, artifacts: JobArtifacts) -> AttemptInfo:
+    path = artifacts.verification(attempt.index)
+    outcome = attempt.outcome
     return AttemptInfo(
-        index=index + 1,
-        method=str(raw["method"]),
-        method_version=str(raw.get("method_version") or "n/a"),
-        params=dict(raw.get("params") or {}),
-        wall_time_s=float(raw.get("wall_time_s") or 0.0),
-        retrain_estimate_s=raw.get("retrain_estimate_s") or None,
-        device=str(raw.get("device") or "n/a"),
-        outcome="error" if outcome == "pending" else outcome,
-        decision=Decision.model_validate(raw["decision"]) if raw.get("decision") else None,
+        index=attempt.index + 1,
+        method=attempt.method,
+        method_version=attempt.method_version or "n/a",
+        params=dict(attempt.params),
+        wall_time_s=attempt.wall_time_s or 0.0,
+        retrain_estimate_s=attempt.retrain_estimate_s or None,
+        device=attempt.device or "n/a",
+        outcome=outcome.final,
+        decision=attempt.decision,
         verification=VerificationReport.model_validate_json(path.read_text()) if path.is_file() else None,
-        note=None if outcome != "budget_exceeded" else "stopped: the method ran out of its time budget",
+        note=None
+        if outcome is not AttemptOutcome.BUDGET_EXCEEDED
+        else "stopped: the method ran out of its time budget",
     )
 
 
-def build_report_data(
-    ledger: Ledger, settings: Settings, *, job_id: str, public_key_path: Path
-) -> ReportData:
-    """Everything the privacy officer's page shows about job ``job_id``."""
+def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_key_path: Path) -> ReportData:
+    """Everything the privacy officer's page shows about job ``job_id`` (under the job's pinned policy)."""
     now = utcnow()
     with ledger.session(write=False) as session:
         job = jobq.get_job(session, job_id)
         state = job.state
-        request_ids = state.get("request_ids") or list(jobq.job_request_ids(session, job_id))
+        request_ids = state.request_ids or jobq.job_request_ids(session, job_id)
         records = [reqs.get(session, rid) for rid in request_ids]
         original = (
-            registry.get_model_version(session, int(state["original_version_id"]))
-            if state.get("original_version_id")
+            registry.get_model_version(session, state.original_version_id)
+            if state.original_version_id is not None
             else registry.deployed(session, job.model_name)
         )
-        passed = next((a for a in state.get("attempts", []) if a.get("outcome") == "passed"), None)
-        result = registry.get_model_version(session, int(passed["candidate_version_id"])) if passed else None
+        passed = state.passed_attempt
+        result = (
+            registry.get_model_version(session, passed.candidate_version_id)
+            if passed is not None and passed.candidate_version_id is not None
+            else None
+        )
         certificate = jobq.get_certificate(session, job_id)
-    artifacts = JobArtifacts(settings.home / "jobs" / job_id)
+    artifacts = context.layout.job(job_id)
     forget = {}
     if artifacts.forget_manifest().is_file():
         forget = json.loads(artifacts.forget_manifest().read_text())
-    policy = load_policy(job.policy_id, policy_dir=settings.policy_dir)
-    attempts = tuple(_attempt(a, artifacts) for a in state.get("attempts", []))
+    policy = state.policy or context.policies.get(job.policy_id)
+    attempts = tuple(_attempt(a, artifacts) for a in state.attempts)
     estimate = next((a.retrain_estimate_s for a in attempts if a.retrain_estimate_s), None)
     return ReportData(
         job=JobInfo(
@@ -109,10 +111,10 @@ def build_report_data(
             for r in records
         ),
         forget_set=ForgetSetInfo(
-            count=int(state.get("forget_count", 0)),
-            merkle_root=str(state.get("forget_merkle_root") or forget.get("merkle_root") or "0" * 64),
+            count=state.forget_count,
+            merkle_root=str(state.forget_merkle_root or forget.get("merkle_root") or "0" * 64),
             n_subjects=len(forget.get("subject_refs", [])) - len(forget.get("no_data_subject_refs", [])),
-            no_data_request_ids=tuple(state.get("no_data_request_ids", [])),
+            no_data_request_ids=state.no_data_request_ids,
         ),
         models=ModelsInfo(
             original=ModelRef(name=original.name, version=original.version, digest=original.weights_digest),
@@ -136,8 +138,8 @@ def build_report_data(
     )
 
 
-def _audit_info(state: dict[str, Any]) -> AuditInfo | None:
-    envelope = state.get("certificate_envelope")
+def _audit_info(state: JobState) -> AuditInfo | None:
+    envelope = state.certificate_envelope
     if not envelope:
         return None
     import base64

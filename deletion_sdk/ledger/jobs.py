@@ -9,15 +9,18 @@ process the same request.
 A job records the worker holding it (``host:pid``) and a lease. A running job may be taken over when its
 lease has expired, or when its worker ran on this host and that process no longer exists (a killed batch
 run resumes at once instead of waiting for the lease). Every update is fenced: it fails with
-:class:`ConflictError` when another worker has taken the job over.
+:class:`ConflictError` when another worker has taken the job over. :func:`lock_model` serialises the
+claim of one model's jobs across workers (a transaction-scoped advisory lock on PostgreSQL).
+
+A job's state is typed (:class:`~deletion_sdk.ledger.job_state.JobState`) and validated on every read.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import uuid
-from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +31,7 @@ from sqlmodel import Session, col, select
 from deletion_sdk.errors import ConflictError, InputError, NotFoundError
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest
+from deletion_sdk.ledger.job_state import JobState, Step
 from deletion_sdk.ledger.job_tables import CertificateRow, JobRequestRow, JobRow
 from deletion_sdk.ledger.requests import transition
 from deletion_sdk.ledger.statuses import RequestStatus
@@ -43,6 +47,7 @@ __all__ = [
     "get_job",
     "job_request_ids",
     "list_jobs",
+    "lock_model",
     "record_certificate",
     "update_job",
 ]
@@ -59,11 +64,11 @@ class JobRecord(BaseModel):
     model_name: str
     policy_id: str
     status: str
-    step: str
+    step: Step
     attempt: int
     worker: str
     lease_expires_at: AwareDatetime
-    state: dict[str, Any]
+    state: JobState
     error: str | None
     created_at: AwareDatetime
     updated_at: AwareDatetime
@@ -108,16 +113,28 @@ def _record(row: JobRow) -> JobRecord:
         model_name=row.model_name,
         policy_id=row.policy_id,
         status=row.status,
-        step=row.step,
+        step=Step(row.step),
         attempt=row.attempt,
         worker=row.worker,
         lease_expires_at=row.lease_expires_at,
-        state=dict(row.state or {}),
+        state=JobState.model_validate(row.state or {}),
         error=row.error,
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished_at=row.finished_at,
     )
+
+
+def lock_model(session: Session, model_name: str) -> None:
+    """Serialise job claims for ``model_name`` until ``session``'s transaction ends.
+
+    On PostgreSQL a transaction-scoped advisory lock keyed by the model name; on SQLite the write
+    transaction (``BEGIN IMMEDIATE``) already admits one writer at a time, so nothing more is needed.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = int.from_bytes(hashlib.sha256(f"job:{model_name}".encode()).digest()[:8], "big", signed=True)
+    session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def _skip_locked(session: Session, query: Any) -> Any:
@@ -129,7 +146,7 @@ def claim_new_job(
     session: Session,
     *,
     model_name: str,
-    first_step: str,
+    first_step: Step = Step.RESOLVE,
     policy_id: str | None = None,
     max_requests: int | None = None,
     worker: str | None = None,
@@ -177,7 +194,7 @@ def claim_new_job(
         model_name=model_name,
         policy_id=policy_id,
         status="running",
-        step=first_step,
+        step=Step(first_step).value,
         attempt=0,
         worker=worker or current_worker(),
         lease_expires_at=stamp + timedelta(seconds=lease_s),
@@ -262,15 +279,15 @@ def update_job(
     job_id: str,
     *,
     worker: str,
-    step: str | None = None,
+    step: Step | None = None,
     attempt: int | None = None,
-    state: Mapping[str, Any] | None = None,
+    state: JobState | None = None,
     status: str | None = None,
     error: str | None = None,
     lease_s: float = DEFAULT_LEASE_S,
     now: datetime | None = None,
 ) -> JobRecord:
-    """Persist a step's outcome: merge ``state`` into the job's state, move it on, renew the lease.
+    """Persist a step's outcome: replace the job's state with ``state``, move it on, renew the lease.
 
     Raises:
         ConflictError: ``worker`` no longer holds the job (another worker took it over), or it is finished.
@@ -282,11 +299,11 @@ def update_job(
     if row.status != "running":
         raise ConflictError(f"batch job {job_id} is already {row.status}")
     if step is not None:
-        row.step = step
+        row.step = Step(step).value
     if attempt is not None:
         row.attempt = attempt
-    if state:
-        row.state = {**(row.state or {}), **dict(state)}
+    if state is not None:
+        row.state = state.model_dump(mode="json")
     if error is not None:
         row.error = error
     if status is not None:

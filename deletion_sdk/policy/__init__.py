@@ -5,6 +5,7 @@ from __future__ import annotations
 from deletion_sdk.policy.deadlines import DeadlineRule, Duration, add_months
 from deletion_sdk.policy.evaluate import Check, Decision, evaluate
 from deletion_sdk.policy.loader import list_policies, load_policy, load_policy_file
+from deletion_sdk.policy.resolver import PolicyDrift, PolicyResolver
 from deletion_sdk.policy.schema import (
     CertificateRule,
     Policy,
@@ -21,6 +22,8 @@ __all__ = [
     "Decision",
     "Duration",
     "Policy",
+    "PolicyDrift",
+    "PolicyResolver",
     "Thresholds",
     "Tier",
     "UnlearningRule",

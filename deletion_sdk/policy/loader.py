@@ -1,8 +1,9 @@
 """Finding, parsing and validating policy files.
 
-Policies are looked up by id in, first, an explicit directory (argument or ``DELETION_SDK_POLICY_DIR``)
-and then the built-in ``policies/`` shipped with the SDK. A malformed file raises :class:`PolicyError`
-naming the file, the line and the field.
+Policies are looked up by id in, first, an explicit directory (the ``policy_dir`` argument; the
+deployment's :class:`~deletion_sdk.policy.resolver.PolicyResolver` passes its own) and then the built-in
+``policies/`` shipped with the SDK. Nothing here reads the environment. A malformed file raises
+:class:`PolicyError` naming the file, the line and the field.
 """
 
 from __future__ import annotations
@@ -24,13 +25,10 @@ BUILTIN_POLICY_DIR = Path(__file__).resolve().parent / "builtin"
 
 
 def policy_dirs(policy_dir: Path | None = None) -> list[Path]:
-    """Directories searched for policies, highest precedence first."""
-    from deletion_sdk.settings import Settings
-
+    """Directories searched for policies, highest precedence first: ``policy_dir``, then the built-ins."""
     dirs: list[Path] = []
-    extra = policy_dir if policy_dir is not None else Settings().policy_dir
-    if extra is not None:
-        dirs.append(Path(extra))
+    if policy_dir is not None:
+        dirs.append(Path(policy_dir))
     dirs.append(BUILTIN_POLICY_DIR)
     return dirs
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from deletion_sdk.unlearning import methods as _methods  # noqa: F401  (registers the built-ins)
 from deletion_sdk.unlearning._run import Batch, UnlearningRun
-from deletion_sdk.unlearning.base import (
-    Unlearner,
+from deletion_sdk.unlearning._types import (
     UnlearnerParams,
     UnlearningContext,
     UnlearningProgress,
     UnlearningResult,
 )
+from deletion_sdk.unlearning.base import Unlearner
 from deletion_sdk.unlearning.budget import estimate_retrain_time_s
 from deletion_sdk.unlearning.registry import (
     ENTRY_POINT_GROUP,

@@ -12,7 +12,7 @@ import copy
 import math
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +22,11 @@ from deletion_sdk._device import autocast
 from deletion_sdk.data.tensors import FaceTensors, iterate_batches
 from deletion_sdk.errors import BudgetExceeded
 from deletion_sdk.training.config import TrainConfig
-from deletion_sdk.unlearning.base import UnlearnerParams, UnlearningContext, UnlearningProgress
+from deletion_sdk.unlearning._types import P, UnlearnerParams, UnlearningContext, UnlearningProgress
 
 __all__ = ["Batch", "UnlearningRun", "concat", "cross_entropy", "top_fraction_masks"]
 
-P = TypeVar("P", bound=UnlearnerParams)
+Q = TypeVar("Q", bound=UnlearnerParams)
 
 
 class Batch(NamedTuple):
@@ -43,15 +43,15 @@ class Batch(NamedTuple):
     positions: torch.Tensor
 
 
-class UnlearningRun:
-    """State and helpers of one unlearning run.
+class UnlearningRun(Generic[P]):
+    """State and helpers of one unlearning run, generic in the method's parameters ``P``.
 
     Attributes:
         method: the unlearner's name.
         model: the private model copy the hook edits (it may be replaced, e.g. by ``retrain``).
         forget: the forget set.
         retain: the retain set.
-        params: the method's validated parameters.
+        params: the method's validated parameters (typed as its ``Params`` for an ``Unlearner[Params]``).
         context: the run's context.
         device: where tensors live.
         budget_s: resolved time budget, None when unlimited.
@@ -68,7 +68,7 @@ class UnlearningRun:
         model: nn.Module,
         forget: FaceTensors,
         retain: FaceTensors,
-        params: UnlearnerParams,
+        params: P,
         context: UnlearningContext,
         device: torch.device,
         budget_s: float | None,
@@ -91,8 +91,15 @@ class UnlearningRun:
 
     # -- parameters, sizes ------------------------------------------------------------------
 
-    def params_as(self, cls: type[P]) -> P:
-        """The run's parameters, typed as the method's ``Params`` class."""
+    def params_as(self, cls: type[Q]) -> Q:
+        """The run's parameters, typed as ``cls`` (checked at run time).
+
+        Only needed by methods that subclass the bare ``Unlearner`` (written before it was generic);
+        in an ``Unlearner["MyMethod.Params"]``, ``run.params`` is already typed.
+
+        Raises:
+            TypeError: the parameters are not a ``cls``.
+        """
         if not isinstance(self.params, cls):
             raise TypeError(f"params are {type(self.params).__name__}, not {cls.__name__}")
         return self.params

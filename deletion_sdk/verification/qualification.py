@@ -35,7 +35,6 @@ from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
 from deletion_sdk.logging import get_logger
-from deletion_sdk.settings import Settings
 from deletion_sdk.training.checkpoints import (
     CheckpointMetadata,
     load_checkpoint,
@@ -131,29 +130,28 @@ class StoredQualification(FrozenModel):
     digest: str
 
 
-def _qualification_dir(home: str | os.PathLike[str] | None) -> Path:
-    return (Path(home) if home is not None else Settings().home) / "qualification"
-
-
 def store_qualification(
-    report: QualificationReport, *, home: str | os.PathLike[str] | None = None
+    report: QualificationReport, *, directory: str | os.PathLike[str]
 ) -> StoredQualification:
-    """Write ``report`` as canonical JSON to ``HOME/qualification/<sha256>.json`` (atomically)."""
+    """Write ``report`` as canonical JSON to ``<directory>/<sha256>.json`` (atomically).
+
+    A deployment's directory is ``HomeLayout.qualification`` (``HOME/qualification``), where the batch
+    job looks reports up.
+    """
     data = report.canonical_json()
     digest = hashlib.sha256(data).hexdigest()
-    directory = _qualification_dir(home)
-    path = atomic_write(directory / f"{digest}.json", data)
+    path = atomic_write(Path(directory) / f"{digest}.json", data)
     return StoredQualification(path=path, digest=digest)
 
 
-def load_qualification(digest: str, *, home: str | os.PathLike[str] | None = None) -> QualificationReport:
+def load_qualification(digest: str, *, directory: str | os.PathLike[str]) -> QualificationReport:
     """Load a stored report and check that its bytes still hash to ``digest``.
 
     Raises:
         NotFoundError: no report with that digest.
         IntegrityError: the file's SHA-256 differs from its name.
     """
-    path = _qualification_dir(home) / f"{digest.lower()}.json"
+    path = Path(directory) / f"{digest.lower()}.json"
     if not path.is_file():
         raise NotFoundError(f"No qualification report with digest {digest!r} under {str(path.parent)!r}.")
     data = path.read_bytes()
@@ -187,15 +185,23 @@ def select_forget_set(train: FaceTensors, *, fraction: float = 0.02, seed: int =
     return train.take(sorted(chosen))
 
 
-def _models_dir(home: str | os.PathLike[str] | None, key: dict[str, Any]) -> Path:
+def _models_dir(directory: str | os.PathLike[str] | None, key: dict[str, Any]) -> Path | None:
+    if directory is None:
+        return None
     digest = hashlib.sha256(rfc8785.dumps(key)).hexdigest()[:24]
-    return _qualification_dir(home) / "models" / digest
+    return Path(directory) / "models" / digest
 
 
 def _trained(
-    directory: Path, name: str, data: FaceTensors, config: TrainConfig, device: torch.device
+    directory: Path | None, name: str, data: FaceTensors, config: TrainConfig, device: torch.device
 ) -> tuple[nn.Module, float]:
-    """The model ``name`` trained on ``data`` (from the cache when present) and its training-loop seconds."""
+    """The model ``name`` trained on ``data`` (from the cache when present) and its training-loop seconds.
+
+    ``directory`` None: no cache (trained in memory, not saved).
+    """
+    if directory is None:
+        result = train_model(data, config=config, device=device)
+        return result.model, result.metrics.train_time_s
     path = directory / f"{name}.safetensors"
     if path.is_file():
         loaded = load_checkpoint(path, device=device)
@@ -242,8 +248,7 @@ def qualify(
     params: dict[str, Any] | None = None,
     device: str | torch.device = "auto",
     seed: int = 0,
-    home: str | os.PathLike[str] | None = None,
-    store: bool = True,
+    directory: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> QualificationReport:
     """Qualify an unlearner: F, final score and oracle over ``n_models`` originals, retrains and unlearnings.
@@ -263,8 +268,9 @@ def qualify(
         params: parameter overrides for the unlearner.
         device: where to train, unlearn and evaluate.
         seed: seeds the forget-set choice; unlearning run ``i`` uses seed ``i``.
-        home: SDK home for the model cache and the stored report (default ``Settings().home``).
-        store: write the report under ``HOME/qualification/`` (see :func:`store_qualification`).
+        directory: the qualification directory (a deployment's ``HomeLayout.qualification``): trained
+            models are cached under ``models/`` there (a killed run resumes) and the report is stored
+            there (see :func:`store_qualification`). None: no cache, and the report is only returned.
         progress: called with a one-line message after each model.
 
     Returns:
@@ -296,7 +302,7 @@ def qualify(
         )
     retain = train.exclude(forget_set.example_ids)
     cache = _models_dir(
-        home,
+        directory,
         {
             "train_config": model_config.model_dump(mode="json"),
             "training_root": training_root(train.example_ids),
@@ -365,8 +371,8 @@ def qualify(
         time_fraction=u_time.value / r_time.value if r_time.value > 0 else float("inf"),
         created_at=datetime.now(UTC).isoformat(),
     )
-    if store:
-        stored = store_qualification(report, home=home)
+    if directory is not None:
+        stored = store_qualification(report, directory=directory)
         _log.info("qualification.stored", unlearner=method.name, digest=stored.digest, F=forgetting.score)
     return report
 

@@ -39,7 +39,6 @@ from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
 from deletion_sdk.logging import get_logger
-from deletion_sdk.settings import Settings
 from deletion_sdk.training.checkpoints import (
     CheckpointMetadata,
     load_checkpoint,
@@ -160,7 +159,8 @@ class ShadowBank:
         model_digest: weights digest of that model version (names the bank's directory).
         config: how the model version was trained; every member is trained the same way.
         k: number of members (>= 2); None picks :func:`default_shadow_models` for ``device``.
-        home: SDK home (default ``Settings().home``); the bank lives in ``home/shadow/<model_digest>``.
+        directory: where the bank lives (a deployment uses ``HomeLayout.shadow_bank(model_digest)``,
+            i.e. ``HOME/shadow/<model_digest>``).
         device: where members are trained and evaluated.
         executor: ``"local"`` (members trained one after another in this process).
         seed: seeds the IN masks and the members.
@@ -173,7 +173,7 @@ class ShadowBank:
         model_digest: str,
         config: TrainConfig,
         k: int | None = None,
-        home: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str],
         device: str | torch.device = "auto",
         executor: str = "local",
         seed: int = 0,
@@ -195,8 +195,7 @@ class ShadowBank:
         self.device = device
         self.executor = executor
         self.seed = seed
-        base = Path(home) if home is not None else Settings().home
-        self.directory = base / "shadow" / self.model_digest
+        self.directory = Path(directory)
 
     @property
     def index_path(self) -> Path:

@@ -18,7 +18,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 
 @pytest.fixture(scope="session")
 def escalate_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    """Like ``sqlite_template`` but its requests fall under a policy no approximate method can pass.
+    """Like ``sqlite_template`` but its requests fall under a policy whose first method always fails.
 
     The model records a one-hour retraining estimate, so the time budget never decides the outcome:
     the approximate method must fail on verification, deterministically.

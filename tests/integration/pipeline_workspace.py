@@ -35,10 +35,13 @@ verification:
     max_attack_auc: 0.99
     min_retain_accuracy_ratio: 0.0
 """
-# The same, but the approximate method can never pass (holdout accuracy must double), so every job
-# escalates to retrain: exercises the decide -> unlearn path.
-ESCALATE_POLICY = FAST_POLICY.replace("id: fast-test", "id: escalate-test").replace(
-    "min_retain_accuracy_ratio: 0.0", "min_holdout_accuracy_ratio: 2.0"
+# Every job escalates, deterministically: the first method is a test unlearner that returns the model
+# unchanged and the policy asks approximate methods for a qualification report, which it never has (its
+# decision fails whatever the data); retrain is exact and passes. Exercises decide -> unlearn.
+ESCALATE_POLICY = (
+    FAST_POLICY.replace("id: fast-test", "id: escalate-test")
+    .replace("methods: [finetune, retrain]", "methods: [unchanged_model_test, retrain]")
+    .replace("min_retain_accuracy_ratio: 0.0", "min_qualification_score_ratio: 0.5")
 )
 
 # Per-example tier: LiRA against a shadow bank (K from DELETION_SDK_SHADOW_MODELS), loose thresholds.

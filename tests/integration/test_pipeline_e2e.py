@@ -12,6 +12,7 @@ import pytest
 from deletion_sdk.errors import AuditLogError, SignatureError
 from deletion_sdk.sdk import DeletionSDK
 from tests.integration.pipeline_workspace import MODEL, Workspace, copy
+from tests.integration.unlearners import UnchangedModel, registered
 
 
 def _raw_bytes(home: Path) -> bytes:
@@ -98,11 +99,12 @@ def test_escalation_rejects_the_failing_candidate(
     escalate_template: Workspace, tmp_path: Path, env_for
 ) -> None:  # type: ignore[no-untyped-def]
     env_for(copy(escalate_template, tmp_path))
-    with DeletionSDK.open() as sdk:
+    with registered(UnchangedModel), DeletionSDK.open() as sdk:
         result = sdk.run_batch(model=MODEL)
         assert result.status == "completed"
-        assert [a.method for a in result.attempts] == ["finetune", "retrain"]
+        assert [a.method for a in result.attempts] == ["unchanged_model_test", "retrain"]
         assert result.attempts[0].outcome == "failed"
+        assert result.attempts[0].decision is not None and "qualification" in result.attempts[0].decision
         assert result.method == "retrain"
         rejected = sdk.get_model(model_version_id=int(result.attempts[0].candidate_version_id or 0))
         assert rejected.status == "rejected"

@@ -22,7 +22,7 @@ __all__ = ["BadTeacher"]
 
 
 @register_unlearner
-class BadTeacher(Unlearner):
+class BadTeacher(Unlearner["BadTeacher.Params"]):
     name = "bad_teacher"
     description = (
         "Student distils the original on retain rows and a random-init 'bad teacher' on forget rows."
@@ -49,8 +49,8 @@ class BadTeacher(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[BadTeacher.Params]) -> None:
+        p = run.params
         good = run.teacher()
         bad = run.teacher()
         for module in bad.modules():

@@ -19,7 +19,7 @@ __all__ = ["Finetune"]
 
 
 @register_unlearner
-class Finetune(Unlearner):
+class Finetune(Unlearner["Finetune.Params"]):
     name = "finetune"
     description = "Continue training on the retain set only (catastrophic forgetting of the forget set)."
     paper = (
@@ -40,8 +40,8 @@ class Finetune(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[Finetune.Params]) -> None:
+        p = run.params
         run.model.train()
         opt = run.optimizer(p.lr_scale)
         sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.retain, p.batch_size))

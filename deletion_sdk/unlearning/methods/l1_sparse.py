@@ -20,7 +20,7 @@ __all__ = ["L1Sparse"]
 
 
 @register_unlearner
-class L1Sparse(Unlearner):
+class L1Sparse(Unlearner["L1Sparse.Params"]):
     name = "l1_sparse"
     description = "Fine-tune on the retain set with a linearly decaying L1 penalty on all weights."
     paper = (
@@ -42,8 +42,8 @@ class L1Sparse(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[L1Sparse.Params]) -> None:
+        p = run.params
         run.model.train()
         weights = [w for w in run.model.parameters() if w.requires_grad]
         opt = run.optimizer(p.lr_scale, weight_decay=False)

@@ -28,7 +28,7 @@ __all__ = ["MaskedSmallGradients"]
 
 
 @register_unlearner
-class MaskedSmallGradients(Unlearner):
+class MaskedSmallGradients(Unlearner["MaskedSmallGradients.Params"]):
     name = "masked_small_gradients"
     description = (
         "NeurIPS'23 #2: re-init the 30% conv weights with smallest retain-forget gradient, fine-tune."
@@ -60,8 +60,8 @@ class MaskedSmallGradients(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[MaskedSmallGradients.Params]) -> None:
+        p = run.params
         run.phase = "gradients"
         sample = torch.randperm(len(run.retain), generator=run.generator)[: len(run.forget)]
         g_retain = run.gradients(run.retain.take(sample), cross_entropy, batch_size=p.batch_size)

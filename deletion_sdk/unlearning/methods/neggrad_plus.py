@@ -18,7 +18,7 @@ __all__ = ["NegGradPlus"]
 
 
 @register_unlearner
-class NegGradPlus(Unlearner):
+class NegGradPlus(Unlearner["NegGradPlus.Params"]):
     name = "neggrad_plus"
     description = "Descend the retain cross-entropy while ascending the forget cross-entropy (NegGrad+)."
     paper = (
@@ -39,8 +39,8 @@ class NegGradPlus(Unlearner):
         )
         batch_size: int | None = Field(default=32, ge=1, description="rows per forget and per retain batch")
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[NegGradPlus.Params]) -> None:
+        p = run.params
         run.model.train()
         opt = run.optimizer(p.lr_scale)
         sched = run.cosine(opt, p.epochs * run.steps_per_epoch(run.forget, p.batch_size))

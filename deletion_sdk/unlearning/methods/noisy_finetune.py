@@ -38,7 +38,7 @@ def _perturb_convs(model: nn.Module, relative_std: float) -> None:
 
 
 @register_unlearner
-class NoisyFinetune(Unlearner):
+class NoisyFinetune(Unlearner["NoisyFinetune.Params"]):
     name = "noisy_finetune"
     description = "NeurIPS'23 #3: Gaussian noise on conv weights, then class-weighted fine-tuning on retain."
     paper = (
@@ -66,8 +66,8 @@ class NoisyFinetune(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[NoisyFinetune.Params]) -> None:
+        p = run.params
         counts = run.class_counts()
         weight = (counts / counts.max()).pow(p.class_weight_power)
         _perturb_convs(run.model, p.noise)

@@ -9,6 +9,7 @@ this loop with its gradients restricted to a saliency mask.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,7 @@ __all__ = ["RandomLabel", "random_label_updates"]
 
 
 def random_label_updates(
-    run: UnlearningRun,
+    run: UnlearningRun[Any],
     *,
     epochs: int,
     lr_scale: float,
@@ -50,7 +51,7 @@ def random_label_updates(
 
 
 @register_unlearner
-class RandomLabel(Unlearner):
+class RandomLabel(Unlearner["RandomLabel.Params"]):
     name = "random_label"
     description = "Train on the forget set with random wrong labels, interleaved with the retain set."
     paper = (
@@ -74,8 +75,8 @@ class RandomLabel(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[RandomLabel.Params]) -> None:
+        p = run.params
         random_label_updates(
             run,
             epochs=p.epochs,

@@ -10,6 +10,8 @@ a model that never trained on it: the gold standard every other method is measur
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from torch import nn
 
@@ -24,7 +26,7 @@ from deletion_sdk.unlearning.registry import register_unlearner
 __all__ = ["Retrain"]
 
 
-def _fresh_model(run: UnlearningRun, config: TrainConfig) -> nn.Module:
+def _fresh_model(run: UnlearningRun[Any], config: TrainConfig) -> nn.Module:
     """``config.arch`` freshly built when it matches the model's state layout, else a re-initialised copy."""
     shapes = {k: tuple(v.shape) for k, v in run.model.state_dict().items()}
     try:
@@ -41,7 +43,7 @@ def _fresh_model(run: UnlearningRun, config: TrainConfig) -> nn.Module:
 
 
 @register_unlearner
-class Retrain(Unlearner):
+class Retrain(Unlearner["Retrain.Params"]):
     name = "retrain"
     description = "Exact: retrain from scratch on the retain set with the original training configuration."
     paper = (
@@ -54,8 +56,8 @@ class Retrain(Unlearner):
     class Params(UnlearnerParams):
         epochs: int | None = Field(default=None, ge=1, description="default: the TrainConfig's epochs")
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[Retrain.Params]) -> None:
+        p = run.params
         config = run.context.train_config
         if config is None:
             raise InputError(

@@ -19,7 +19,7 @@ __all__ = ["SalUn"]
 
 
 @register_unlearner
-class SalUn(Unlearner):
+class SalUn(Unlearner["SalUn.Params"]):
     name = "salun"
     description = "Random-label unlearning applied only to weights with large forget-set gradient (saliency)."
     paper = (
@@ -47,8 +47,8 @@ class SalUn(Unlearner):
             default=None, ge=1, description="default: the TrainConfig's batch size"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[SalUn.Params]) -> None:
+        p = run.params
         run.phase = "saliency"
         grads = run.gradients(run.forget, cross_entropy, batch_size=p.batch_size)
         masks = top_fraction_masks({n: g.abs() for n, g in grads.items()}, p.mask_ratio)

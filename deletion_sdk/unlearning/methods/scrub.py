@@ -26,7 +26,7 @@ def distill_kl(student: torch.Tensor, teacher: torch.Tensor, temperature: float)
 
 
 @register_unlearner
-class Scrub(Unlearner):
+class Scrub(Unlearner["Scrub.Params"]):
     name = "scrub"
     description = "Teacher-student: max-steps push the student away on forget, min-steps keep it on retain."
     paper = (
@@ -52,8 +52,8 @@ class Scrub(Unlearner):
             default=None, ge=1, description="retain batch size; default: the TrainConfig's"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[Scrub.Params]) -> None:
+        p = run.params
         teacher = run.teacher()
         run.model.train()
         opt = run.optimizer(p.lr_scale)

@@ -19,7 +19,7 @@ __all__ = ["SelectiveSynapticDampening"]
 
 
 @register_unlearner
-class SelectiveSynapticDampening(Unlearner):
+class SelectiveSynapticDampening(Unlearner["SelectiveSynapticDampening.Params"]):
     name = "ssd"
     description = "Dampen weights far more important to the forget set than to the data (Fisher ratio)."
     paper = (
@@ -43,8 +43,8 @@ class SelectiveSynapticDampening(Unlearner):
             default=32, ge=1, description="rows per gradient (the Fisher estimate's grain)"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[SelectiveSynapticDampening.Params]) -> None:
+        p = run.params
         retain = run.retain
         if p.data_samples is not None and p.data_samples < len(retain):
             retain = retain.take(torch.randperm(len(retain), generator=run.generator)[: p.data_samples])

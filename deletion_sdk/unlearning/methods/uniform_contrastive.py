@@ -27,7 +27,7 @@ __all__ = ["UniformContrastive"]
 
 
 @register_unlearner
-class UniformContrastive(Unlearner):
+class UniformContrastive(Unlearner["UniformContrastive.Params"]):
     name = "uniform_contrastive"
     description = "NeurIPS'23 #1: KL to uniform on forget, then contrastive forget rounds + retain CE rounds."
     paper = (
@@ -58,8 +58,8 @@ class UniformContrastive(Unlearner):
             default=None, ge=1, description="retain batch size; default: the TrainConfig's"
         )
 
-    def _run(self, run: UnlearningRun) -> None:
-        p = run.params_as(self.Params)
+    def _run(self, run: UnlearningRun[UniformContrastive.Params]) -> None:
+        p = run.params
         model = run.model
         model.train()
         uniform_opt = run.optimizer(p.uniform_lr_scale)

@@ -36,7 +36,16 @@ def qualified(tmp_path_factory: pytest.TempPathFactory) -> tuple[QualificationRe
     test = make_faces(40, offset=70_000, generator=g)
     forget = train.take(list(range(12)))
     home = tmp_path_factory.mktemp("home")
-    report = qualify("finetune", CONFIG, 6, train=train, test=test, forget=forget, device="cpu", home=home)
+    report = qualify(
+        "finetune",
+        CONFIG,
+        6,
+        train=train,
+        test=test,
+        forget=forget,
+        device="cpu",
+        directory=home / "qualification",
+    )
     return report, home
 
 
@@ -65,12 +74,12 @@ def test_report_is_stored_by_digest_and_tampering_is_detected(
     digest = report.digest()
     path = home / "qualification" / f"{digest}.json"
     assert path.is_file()
-    assert load_qualification(digest, home=home) == report
+    assert load_qualification(digest, directory=home / "qualification") == report
     assert json.loads(path.read_bytes()) == json.loads(report.model_dump_json())
     path.write_bytes(path.read_bytes().replace(b'"finetune"', b'"retrain_"'))
     with pytest.raises(IntegrityError):
-        load_qualification(digest, home=home)
-    store_qualification(report, home=home)  # restore
+        load_qualification(digest, directory=home / "qualification")
+    store_qualification(report, directory=home / "qualification")  # restore
 
 
 def test_trained_models_are_cached_and_shared_between_methods(
@@ -92,8 +101,7 @@ def test_trained_models_are_cached_and_shared_between_methods(
         test=test,
         forget=train.take(list(range(12))),
         device="cpu",
-        home=home,
-        store=False,
+        directory=home / "qualification",
     )
     assert {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")} == mtimes
     # same retrained models: the retrained-side accuracies and the oracle are identical
@@ -123,11 +131,11 @@ def test_bad_input() -> None:
     g = torch.Generator().manual_seed(2)
     train, test = make_faces(30, offset=0, generator=g), make_faces(10, offset=100, generator=g)
     with pytest.raises(InputError, match="n_models"):
-        qualify("finetune", CONFIG, 4, train=train, test=test, device="cpu", store=False)
+        qualify("finetune", CONFIG, 4, train=train, test=test, device="cpu")
     with pytest.raises(InputError, match="together"):
-        qualify("finetune", CONFIG, 6, train=train, device="cpu", store=False)
+        qualify("finetune", CONFIG, 6, train=train, device="cpu")
     with pytest.raises(InputError, match="subset"):
-        qualify("finetune", CONFIG, 6, train=train, test=test, forget=test, device="cpu", store=False)
+        qualify("finetune", CONFIG, 6, train=train, test=test, forget=test, device="cpu")
 
 
 def test_cli_rejects_too_few_models(capsys: pytest.CaptureFixture[str]) -> None:

@@ -24,7 +24,11 @@ DIGEST = "ab" * 32
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[ShadowBank, ShadowBankIndex]:
     pool = make_faces(120, offset=50_000, generator=torch.Generator().manual_seed(5))
     bank = ShadowBank(
-        pool=pool, model_digest=DIGEST, config=CONFIG, k=4, home=tmp_path_factory.mktemp("home")
+        pool=pool,
+        model_digest=DIGEST,
+        config=CONFIG,
+        k=4,
+        directory=tmp_path_factory.mktemp("home") / "shadow" / DIGEST,
     )
     return bank, bank.build()
 
@@ -44,14 +48,10 @@ def test_each_example_is_in_for_half_of_the_members(built: tuple[ShadowBank, Sha
 def test_reuse_trains_nothing_and_conflicts_are_refused(built: tuple[ShadowBank, ShadowBankIndex]) -> None:
     bank, index = built
     mtimes = {p: p.stat().st_mtime_ns for p in bank.directory.glob("member-*.safetensors")}
-    again = ShadowBank(
-        pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=4, home=bank.directory.parents[1]
-    )
+    again = ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=4, directory=bank.directory)
     assert again.build() == index
     assert {p: p.stat().st_mtime_ns for p in bank.directory.glob("member-*.safetensors")} == mtimes
-    other_k = ShadowBank(
-        pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=6, home=bank.directory.parents[1]
-    )
+    other_k = ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=6, directory=bank.directory)
     with pytest.raises(ConflictError, match="different k"):
         other_k.build()
 
@@ -72,7 +72,7 @@ def test_confidences_and_lira_separate_members_from_non_members(
 
 def test_a_modified_member_is_detected(built: tuple[ShadowBank, ShadowBankIndex], tmp_path: Path) -> None:
     bank, _ = built
-    copy = ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=4, home=tmp_path)
+    copy = ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=4, directory=tmp_path / "bank")
     copy.directory.mkdir(parents=True)
     for p in bank.directory.iterdir():
         (copy.directory / p.name).write_bytes(p.read_bytes())
@@ -87,7 +87,9 @@ def test_a_modified_member_is_detected(built: tuple[ShadowBank, ShadowBankIndex]
 def test_parameters_are_checked(built: tuple[ShadowBank, ShadowBankIndex]) -> None:
     bank, _ = built
     with pytest.raises(InputError, match="executor"):
-        ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, executor="ray")
+        ShadowBank(
+            pool=bank.pool, model_digest=DIGEST, config=CONFIG, directory=bank.directory, executor="ray"
+        )
     with pytest.raises(InputError, match="'k'"):
-        ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=1)
+        ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=1, directory=bank.directory)
     assert default_shadow_models("cpu") == 8

@@ -1,0 +1,97 @@
+"""Facade operations on model versions: train, register, list, deploy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deletion_sdk._facade.base import FacadeBase, text_arg
+from deletion_sdk.ledger import lineage, registry
+from deletion_sdk.ledger.records import ModelVersionRecord
+
+if TYPE_CHECKING:
+    from deletion_sdk.training import TrainConfig
+
+__all__ = ["ModelOperations"]
+
+
+class ModelOperations(FacadeBase):
+    """Model versions and their lineage (which training set, which parent)."""
+
+    def train_model(
+        self,
+        *,
+        dataset: str | int,
+        name: str,
+        config: TrainConfig | None = None,
+        deploy: bool = True,
+        progress: bool = False,
+    ) -> ModelVersionRecord:
+        """Train an age predictor on a registered dataset's training pool and register it (deployed).
+
+        Suppressed (erased) subjects are left out of the training pool.
+        """
+        from deletion_sdk.jobs.models import train_and_register
+        from deletion_sdk.training import TrainConfig
+
+        return train_and_register(
+            self.ledger,
+            self.layout,
+            dataset=dataset,
+            name=text_arg(name, "name", what="a non-empty model name"),
+            config=config or TrainConfig(),
+            deploy=deploy,
+            device=self.settings.device,
+            progress=progress,
+        )
+
+    def register_model(
+        self, *, name: str, checkpoint: Path | str, dataset: str | int | None = None, deploy: bool = False
+    ) -> ModelVersionRecord:
+        """Register an existing checkpoint (its weights are verified against its recorded digest first).
+
+        The checkpoint's ``training_root`` is kept; a model trained outside the SDK on a registered dataset
+        should record the ledger's training-set root so the batch job can check it unlearns the right data.
+        """
+        from deletion_sdk.training import load_checkpoint
+
+        name = text_arg(name, "name", what="a non-empty model name")
+        loaded = load_checkpoint(Path(checkpoint))
+        dataset_id = None
+        if dataset is not None:
+            with self.ledger.session(write=False) as session:
+                dataset_id = lineage.get_dataset(session, dataset).dataset_id
+        with self.ledger.session() as session:
+            record = registry.add_model_version(
+                session,
+                name=name,
+                weights_digest=loaded.digest,
+                architecture=loaded.metadata.architecture,
+                path=str(loaded.weights_path.resolve()),
+                dataset_id=dataset_id,
+                training_root=loaded.metadata.training_root,
+                metrics={"n_train": loaded.metadata.n_training_examples},
+            )
+            if deploy:
+                record = registry.mark_deployed(session, record.model_version_id)
+        return record
+
+    def list_models(self, *, name: str | None = None) -> tuple[ModelVersionRecord, ...]:
+        """Registered model versions (of one model, or all)."""
+        with self.ledger.session(write=False) as session:
+            return registry.list_model_versions(session, name=name)
+
+    def get_model(self, *, model_version_id: int) -> ModelVersionRecord:
+        """One model version by id."""
+        with self.ledger.session(write=False) as session:
+            return registry.get_model_version(session, model_version_id)
+
+    def deployed_model(self, *, name: str) -> ModelVersionRecord:
+        """The deployed version of model ``name`` (NotFoundError when none is)."""
+        with self.ledger.session(write=False) as session:
+            return registry.deployed(session, name)
+
+    def deploy_model(self, *, model_version_id: int) -> ModelVersionRecord:
+        """Deploy a version; the previously deployed one becomes superseded."""
+        with self.ledger.session() as session:
+            return registry.mark_deployed(session, model_version_id)

@@ -1,0 +1,115 @@
+"""Where a deployment keeps its files: one object names every path under HOME.
+
+=====================  ==========================================================
+``ledger.db``          the SQLite ledger (when no database URL is configured)
+``subject.key``        the HMAC key behind subject references (mode 0600)
+``keys/``              the Ed25519 signing key pair
+``models/<name>/``     content-addressed weights of trained model versions
+``jobs/<job id>/``     a batch job's forget-set manifest, verification reports, candidates
+``shadow/<digest>/``   the shadow bank of one model version (per-example tier)
+``qualification/``     qualification reports and their cached models
+``certificates/``      signed certificates
+``reports/``           the privacy officer's HTML reports
+``cache/``             decoded-image tensor caches keyed by example digests
+=====================  ==========================================================
+
+Nothing here touches the disk: the layout only computes paths. No other module joins a literal
+directory name onto HOME.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["HomeLayout", "JobArtifacts"]
+
+
+@dataclass(frozen=True)
+class JobArtifacts:
+    """A batch job's files (``HOME/jobs/<job id>/``)."""
+
+    root: Path
+
+    def forget_manifest(self) -> Path:
+        """The resolved forget set (sorted ids, digests, Merkle root)."""
+        return self.root / "forget-set.json"
+
+    def verification(self, attempt: int) -> Path:
+        """The verification report of attempt ``attempt`` (0-based)."""
+        return self.root / f"verification-{attempt}.json"
+
+    def candidate_dir(self, attempt: int) -> Path:
+        """The candidate weights of attempt ``attempt``."""
+        return self.root / f"candidate-{attempt}"
+
+
+@dataclass(frozen=True)
+class HomeLayout:
+    """Every artifact path of one deployment, derived from its HOME directory."""
+
+    home: Path
+
+    @property
+    def ledger_db(self) -> Path:
+        return self.home / "ledger.db"
+
+    @property
+    def subject_key(self) -> Path:
+        return self.home / "subject.key"
+
+    @property
+    def keys(self) -> Path:
+        return self.home / "keys"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.keys / "signing.key"
+
+    @property
+    def public_key(self) -> Path:
+        return self.keys / "signing.pub"
+
+    @property
+    def models(self) -> Path:
+        return self.home / "models"
+
+    def model_dir(self, name: str) -> Path:
+        """Where the weights of model ``name`` are stored."""
+        return self.models / name
+
+    @property
+    def jobs(self) -> Path:
+        return self.home / "jobs"
+
+    def job(self, job_id: str) -> JobArtifacts:
+        """The files of batch job ``job_id``."""
+        return JobArtifacts(self.jobs / job_id)
+
+    @property
+    def shadow(self) -> Path:
+        return self.home / "shadow"
+
+    def shadow_bank(self, model_digest: str) -> Path:
+        """The shadow bank of the model version with this weights digest."""
+        return self.shadow / model_digest.lower()
+
+    @property
+    def qualification(self) -> Path:
+        return self.home / "qualification"
+
+    @property
+    def certificates(self) -> Path:
+        return self.home / "certificates"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    def report(self, job_id: str) -> Path:
+        """The default HTML report path of batch job ``job_id``."""
+        return self.reports / f"{job_id}.html"
+
+    @property
+    def cache(self) -> Path:
+        return self.home / "cache"

@@ -1,0 +1,120 @@
+"""The typed state of a batch job: its step, its attempts and what each step recorded.
+
+The state is stored as JSON in the ``jobs.state`` column and validated into :class:`JobState` whenever a
+job is read, so a malformed or foreign row fails loudly at the ledger's edge instead of deep inside a
+step. Field names are those of v0.1's untyped dictionaries: rows written by v0.1 validate unchanged
+(their ``policy`` is None and is pinned when the job is next resumed).
+
+Steps run in this order; ``decide`` may send the job back to ``unlearn`` for the next method::
+
+    resolve -> unlearn -> verify -> decide -> promote -> certify -> complete -> done
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from deletion_sdk.policy import Decision, Policy
+
+__all__ = ["Attempt", "AttemptOutcome", "JobState", "Step"]
+
+
+class Step(StrEnum):
+    """A batch job's steps, in order."""
+
+    RESOLVE = "resolve"
+    UNLEARN = "unlearn"
+    VERIFY = "verify"
+    DECIDE = "decide"
+    PROMOTE = "promote"
+    CERTIFY = "certify"
+    COMPLETE = "complete"
+    DONE = "done"
+
+
+class AttemptOutcome(StrEnum):
+    """How one unlearning attempt ended."""
+
+    PENDING = "pending"  # candidate saved, not yet decided
+    PASSED = "passed"
+    FAILED = "failed"  # the policy's checks failed
+    BUDGET_EXCEEDED = "budget_exceeded"
+    ERROR = "error"
+
+    @property
+    def final(self) -> Literal["passed", "failed", "budget_exceeded", "error"]:
+        """The outcome as reported once the job has stopped (an undecided attempt never finished)."""
+        if self is AttemptOutcome.PASSED:
+            return "passed"
+        if self is AttemptOutcome.FAILED:
+            return "failed"
+        if self is AttemptOutcome.BUDGET_EXCEEDED:
+            return "budget_exceeded"
+        return "error"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Attempt(_Frozen):
+    """One method tried on the job's forget set."""
+
+    index: int = Field(ge=0)
+    method: str
+    outcome: AttemptOutcome = AttemptOutcome.PENDING
+    retrain_estimate_s: float | None = None
+    method_version: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    wall_time_s: float | None = None
+    budget_s: float | None = None
+    device: str | None = None
+    steps: int | None = None
+    candidate_version_id: int | None = None
+    error: str | None = None
+    decision: Decision | None = None
+    qualification_report_digest: str | None = None
+
+
+class JobState(_Frozen):
+    """Everything a job's steps have recorded so far (empty when just claimed)."""
+
+    policy: Policy | None = Field(
+        default=None, description="The policy pinned when the job was claimed; every step uses it."
+    )
+    unlearner_override: str | None = None
+    original_version_id: int | None = None
+    request_ids: tuple[str, ...] = ()
+    active_request_ids: tuple[str, ...] = ()
+    no_data_request_ids: tuple[str, ...] = ()
+    forget_count: int = 0
+    forget_merkle_root: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    verification_sha256: str | None = None
+    certificate_envelope: str | None = None
+    certificate_path: str | None = None
+
+    @property
+    def current_attempt(self) -> Attempt:
+        """The latest attempt.
+
+        Raises:
+            LookupError: no attempt has been made yet.
+        """
+        if not self.attempts:
+            raise LookupError("the job has made no unlearning attempt yet")
+        return self.attempts[-1]
+
+    @property
+    def passed_attempt(self) -> Attempt | None:
+        """The attempt whose candidate passed the policy, if any."""
+        return next((a for a in self.attempts if a.outcome is AttemptOutcome.PASSED), None)
+
+    def with_attempt(self, attempt: Attempt) -> JobState:
+        """This state with ``attempt`` recorded (replacing an attempt of the same index)."""
+        kept = [a for a in self.attempts if a.index != attempt.index]
+        ordered = tuple(sorted([*kept, attempt], key=lambda a: a.index))
+        return self.model_copy(update={"attempts": ordered})
