@@ -18,12 +18,14 @@ demo: $(STAMP)
 demo-quick: $(STAMP)
 	$(BIN)/deletion-sdk demo --workdir .demo --quick
 
+# PostgreSQL tests use DELETION_SDK_TEST_POSTGRES_URL, else the local server (found or started);
+# without one they are skipped and the run ends with a warning that counts them.
 test: $(STAMP)
 	./scripts/ensure-chromium.sh
-	$(BIN)/python -m pytest -q
+	./scripts/ensure-postgres.sh $(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	./scripts/ensure-postgres.sh $(BIN)/python -m pytest -q -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,6 +10,7 @@ variable               meaning                                          default
 ``POLICY_DIR``         extra directory searched for policy YAML files   unset
 ``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
 ``SHADOW_MODELS``      K reference models of the per-example tier       16 on GPU, 8 on CPU
+``SEED``               seeds each job's unlearning and verification     ``0``
 =====================  ===============================================  ==========================
 """
 
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     device: str = "auto"
     shadow_models: int | None = Field(default=None, ge=2)
+    seed: int = Field(default=0, ge=0)
 
     @property
     def resolved_database_url(self) -> str:

@@ -5,13 +5,15 @@ A method is one small class, generic in its parameters (``Unlearner["MyMethod.Pa
 frozen ``Params`` model of defaults, and one hook, ``_run``, that edits ``run.model`` through the shared
 machinery (epochs, batches, AMP on CUDA, the time budget). Register it with ``register_unlearner`` — or,
 in a package, through the ``deletion_sdk.unlearners`` entry-point group — and every policy, the CLI and
-the contract test suite can use it.
+the contract test suite can use it. A batch job runs only the methods its policy lists, so the example
+writes a team policy that tries the new method first (the certificate names its code by SHA-256).
 
 Run: python examples/custom_unlearner.py [WORKDIR]
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import tempfile
@@ -23,6 +25,8 @@ from _tiny import tiny_faces
 from pydantic import Field
 
 from deletion_sdk import DeletionSDK, TrainConfig, Unlearner, UnlearnerParams, register_unlearner
+from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
+from deletion_sdk.settings import Settings
 from deletion_sdk.unlearning import UnlearningRun
 
 
@@ -57,15 +61,22 @@ class ForgetToUniform(Unlearner["ForgetToUniform.Params"]):
 def main(workdir: Path) -> int:
     shutil.rmtree(workdir, ignore_errors=True)
     manifest, people = tiny_faces(workdir / "faces")
-    with DeletionSDK.open(home=workdir / "home") as sdk:
+    # The policy decides which methods may run: a team's policy lists its own method first, retrain last.
+    policies = workdir / "policies"
+    policies.mkdir(parents=True)
+    ccpa = (BUILTIN_POLICY_DIR / "ccpa.yaml").read_text(encoding="utf-8").replace("id: ccpa", "id: team-ccpa")
+    methods = re.sub(r"methods: \[[^\]]*\]", "methods: [forget_to_uniform, retrain]", ccpa)
+    (policies / "team-ccpa.yaml").write_text(methods, encoding="utf-8")
+    settings = Settings(home=workdir / "home", policy_dir=policies)
+    with DeletionSDK.open(settings=settings) as sdk:
         sdk.generate_keys()
         sdk.register_dataset(name="faces", manifest=manifest)
         sdk.train_model(dataset="faces", name="age-predictor", config=TrainConfig(image_size=16, epochs=4))
         for person in people[:2]:
-            r = sdk.submit_request(subject=person, policy="ccpa")
+            r = sdk.submit_request(subject=person, policy="team-ccpa")
             sdk.verify_request(request_id=r.request.request_id)
-        # Try the custom method first; the job falls back to exact retraining if it fails the policy.
-        result = sdk.run_batch(model="age-predictor", unlearner="forget_to_uniform")
+        # The custom method runs first; the job falls back to exact retraining if it fails the policy.
+        result = sdk.run_batch(model="age-predictor")
         for attempt in result.attempts:
             print(f"{attempt.method}: {attempt.outcome} {attempt.decision or ''}")
         if result.certificate_path is None:

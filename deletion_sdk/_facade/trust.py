@@ -10,9 +10,8 @@ from sqlmodel import Session
 
 from deletion_sdk._facade.base import FacadeBase
 from deletion_sdk.attest import KeyInfo, VerifiedCertificate, generate_keypair, load_key_info, load_signer
-from deletion_sdk.attest import verify_certificate as verify_envelope
 from deletion_sdk.attest.keys import Ed25519Signer, load_public_key
-from deletion_sdk.audit import AuditLog, AuditVerification, NewEvent, verify_certificate_audit
+from deletion_sdk.audit import AuditLog, AuditVerification, NewEvent
 from deletion_sdk.audit import verify_audit_log as verify_log
 from deletion_sdk.context import Context
 from deletion_sdk.errors import ConfigurationError
@@ -82,10 +81,7 @@ class TrustOperations(FacadeBase):
             SignatureError: the signature does not verify (any change to the file).
             AuditLogError: the embedded proof, checkpoint or audit binding does not hold.
         """
-        from deletion_sdk.jobs.certify import check_audit_binding
+        from deletion_sdk.jobs.certify import verify_certificate_file  # the one check the CLI runs too
 
         key = public_key if public_key is not None else self.layout.public_key
-        verified = verify_envelope(Path(path), key)
-        verify_certificate_audit(verified, public_key=load_public_key(key))
-        check_audit_binding(verified.predicate)
-        return verified
+        return verify_certificate_file(path, public_key=key).certificate

@@ -5,6 +5,7 @@ from __future__ import annotations
 from deletion_sdk.attest.certificate import (
     CERTIFICATE_SUFFIX,
     PREDICATE_TYPE,
+    AttemptRecord,
     AuditRecord,
     CertificatePredicate,
     DecisionRecord,
@@ -51,6 +52,7 @@ __all__ = [
     "INTOTO_PAYLOAD_TYPE",
     "PREDICATE_TYPE",
     "STATEMENT_TYPE",
+    "AttemptRecord",
     "AuditRecord",
     "CertificatePredicate",
     "DecisionRecord",

@@ -28,6 +28,7 @@ from deletion_sdk.errors import InputError
 __all__ = [
     "CERTIFICATE_SUFFIX",
     "PREDICATE_TYPE",
+    "AttemptRecord",
     "AuditRecord",
     "CertificatePredicate",
     "DecisionRecord",
@@ -112,7 +113,11 @@ class ModelRef(BaseModel):
 
 
 class UnlearnerRecord(BaseModel):
-    """Which method ran, with which parameters, for how long, where."""
+    """Which method ran (and which code that was), with which parameters, for how long, where.
+
+    ``class_path``, ``source`` (``builtin``, ``plugin:<distribution>==<version>`` or a module) and
+    ``code_sha256`` (of the file defining the class) identify the code: a name alone proves nothing.
+    """
 
     model_config = _FROZEN
 
@@ -121,6 +126,19 @@ class UnlearnerRecord(BaseModel):
     parameters: dict[str, JsonValue] = Field(default_factory=dict)
     wall_time_s: float = Field(ge=0)
     device: str = Field(min_length=1)
+    class_path: str | None = None
+    source: str | None = None
+    code_sha256: Sha256Hex | None = None
+
+
+class AttemptRecord(BaseModel):
+    """One method the job tried before (or as) the certified one, and how it ended."""
+
+    model_config = _FROZEN
+
+    method: str = Field(min_length=1)
+    outcome: str = Field(min_length=1)
+    summary: str = ""
 
 
 class VerificationSummary(BaseModel):
@@ -139,6 +157,7 @@ class DecisionRecord(BaseModel):
     model_config = _FROZEN
 
     passed: bool
+    basis: str | None = None
     checks: tuple[dict[str, JsonValue], ...] = ()
 
 
@@ -172,6 +191,7 @@ class CertificatePredicate(BaseModel):
     original_model: ModelRef
     unlearned_model: ModelRef
     unlearner: UnlearnerRecord
+    attempts: tuple[AttemptRecord, ...] = ()
     verification: VerificationSummary
     decision: DecisionRecord
     qualification_report_digest: Sha256Hex | None = None

@@ -5,6 +5,14 @@ then parsed (as an in-toto Statement v1 whose predicate type is the unlearning c
 else - a flipped byte in the payload or the signature, another key, another payload type, another
 predicate type, a subject that is not the unlearned model - raises :class:`SignatureError`.
 The same check can be done with generic DSSE/in-toto tooling given ``signing.pub``.
+
+The certificate must carry the inclusion proof of its own audit entry, so that entry cannot hold the signed
+certificate. It holds ``predicate_sha256`` instead: :func:`predicate_digest`, the SHA-256 of the RFC 8785
+bytes of the predicate *without* its ``audit`` section. :func:`check_audit_binding` recomputes that digest
+from a verified predicate and compares it with the event its audit section carries; together with the
+inclusion proof and signed checkpoint (``deletion_sdk.audit.verify_certificate_audit``) this ties this
+exact certificate content to a signed tree head of the log. Without it, a predicate changed and re-signed
+with the same key would still verify, pointing at an audit entry recorded for other content.
 """
 
 from __future__ import annotations
@@ -25,11 +33,21 @@ from deletion_sdk.attest.dsse import (
     parse_envelope,
     verify_envelope,
 )
+from deletion_sdk.attest.jcs import canonical_digest
 from deletion_sdk.attest.keys import Verifier, load_verifier
 from deletion_sdk.attest.statement import Statement
-from deletion_sdk.errors import SignatureError
+from deletion_sdk.errors import AuditLogError, SignatureError
 
-__all__ = ["VerifiedCertificate", "read_certificate_unverified", "verify_certificate"]
+__all__ = [
+    "CERTIFICATE_EVENT",
+    "VerifiedCertificate",
+    "check_audit_binding",
+    "predicate_digest",
+    "read_certificate_unverified",
+    "verify_certificate",
+]
+
+CERTIFICATE_EVENT = "certificate.issued"
 
 
 class VerifiedCertificate(BaseModel):
@@ -132,3 +150,49 @@ def read_certificate_unverified(data: bytes | str | Path | Envelope) -> dict[str
     if not isinstance(obj, dict):
         raise SignatureError("the envelope payload is not a JSON object")
     return obj
+
+
+def predicate_digest(predicate: CertificatePredicate | dict[str, Any]) -> str:
+    """SHA-256 (hex) of the RFC 8785 bytes of the predicate without its ``audit`` section."""
+    data = (
+        predicate.model_dump(mode="json") if isinstance(predicate, CertificatePredicate) else dict(predicate)
+    )
+    data.pop("audit", None)
+    return canonical_digest(data)
+
+
+def check_audit_binding(predicate: CertificatePredicate) -> str:
+    """Check that the certificate's audit event names this certificate's content.
+
+    Only meaningful on a predicate parsed from verified bytes (:func:`verify_certificate`) whose audit
+    section was checked against a signed checkpoint (``deletion_sdk.audit.verify_certificate_audit``).
+
+    Args:
+        predicate: the verified certificate predicate.
+
+    Returns:
+        The predicate digest the audit event binds (hex SHA-256, see :func:`predicate_digest`).
+
+    Raises:
+        AuditLogError: the event is missing, of another type, carries no predicate digest, or names
+            another one.
+    """
+    event = predicate.audit.event
+    if event is None:
+        raise AuditLogError("the certificate's audit section carries no event to bind it to")
+    if event.get("type") != CERTIFICATE_EVENT:
+        raise AuditLogError(
+            f"the certificate's audit event is a {event.get('type')!r}, not {CERTIFICATE_EVENT!r}"
+        )
+    data = event.get("data")
+    bound = data.get("predicate_sha256") if isinstance(data, dict) else None
+    if bound is None:
+        raise AuditLogError(
+            "the certificate's audit event carries no predicate digest, so it does not name this certificate"
+        )
+    digest = predicate_digest(predicate)
+    if bound != digest:
+        raise AuditLogError(
+            "the certificate's audit event names a different certificate (predicate digest differs)"
+        )
+    return digest

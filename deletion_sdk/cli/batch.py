@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(..., "--model", help="Model name; its deployed version is unlearned."),
         policy: str | None = typer.Option(None, "--policy", help="Only requests under this policy."),
         unlearner: str | None = typer.Option(
-            None, "--unlearner", help="Try this method first, then retrain."
+            None, "--unlearner", help="One of the policy's methods to try first (then retrain)."
         ),
         max_requests: int | None = typer.Option(
             None, "--max-requests", min=1, help="At most this many requests."

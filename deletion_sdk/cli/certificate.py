@@ -8,11 +8,10 @@ from typing import Any
 
 import typer
 
-from deletion_sdk.attest.keys import load_verifier
-from deletion_sdk.attest.verify import VerifiedCertificate, read_certificate_unverified, verify_certificate
-from deletion_sdk.audit.verify import verify_certificate_audit
+from deletion_sdk.attest.verify import read_certificate_unverified
 from deletion_sdk.cli._common import JsonOption, emit, one_line, state
 from deletion_sdk.errors import VerificationError
+from deletion_sdk.jobs.certify import CertificateVerification, verify_certificate_file
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.sdk import resolve_settings
 
@@ -80,16 +79,15 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"  signer key: {s['signer_key_id']}")
 
 
-def _verify(file: Path, key: Path, log_key: Path | None) -> tuple[VerifiedCertificate, Any]:
-    verified = verify_certificate(file, key)
-    audit = verify_certificate_audit(verified, public_key=load_verifier(log_key or key))
-    return verified, audit
+def _verify(file: Path, key: Path, log_key: Path | None) -> CertificateVerification:
+    """The library's full check (signature, audit proof and checkpoint, audit binding): raises on failure."""
+    return verify_certificate_file(file, public_key=key, log_public_key=log_key)
 
 
 def _invalid(error: VerificationError, *, as_json: bool) -> typer.Exit:
     if as_json:
         emit({"valid": False, "error": one_line(error), "type": type(error).__name__}, as_json=True)
-    sys.stderr.write(f"error: {one_line(error)}\n")
+    sys.stderr.write(f"error: invalid certificate: {one_line(error)}\n")
     return typer.Exit(1)
 
 
@@ -107,16 +105,19 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = JsonOption,
     ) -> None:
-        """Verify the signature, the statement and the audit proof; exit 0 valid, 1 invalid."""
+        """Verify the signature, the statement, the audit proof and that the audit entry names this
+        certificate; exit 0 valid, 1 invalid."""
         configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
         try:
-            verified, audit = _verify(file, key or _default_key(ctx), log_key)
+            result = _verify(file, key or _default_key(ctx), log_key)
         except VerificationError as e:
             raise _invalid(e, as_json=as_json) from e
+        verified, audit = result.certificate, result.audit
         data = {
             "valid": True,
             "key_id": verified.key_id,
             "payload_sha256": verified.payload_sha256,
+            "predicate_sha256": result.predicate_sha256,
             "audit": audit,
             "summary": _summary(verified.statement.to_json_obj()),
         }
@@ -125,7 +126,8 @@ def register(app: typer.Typer) -> None:
             p = verified.predicate
             print(
                 f"valid: certificate {p.job_id} signed by {verified.key_id[:16]}…; "
-                f"audit entry {audit.entry_index} is in the signed log of {audit.tree_size} entries"
+                f"audit entry {audit.entry_index} is in the signed log of {audit.tree_size} entries "
+                f"and names this certificate"
             )
 
         emit(data, as_json=as_json, human=human)
@@ -141,7 +143,7 @@ def register(app: typer.Typer) -> None:
         configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
         if key is not None:
             try:
-                verified, _audit = _verify(file, key, None)
+                verified = _verify(file, key, None).certificate
             except VerificationError as e:
                 raise _invalid(e, as_json=as_json) from e
             summary = _summary(verified.statement.to_json_obj())

@@ -1,10 +1,12 @@
-"""Issuing a job's certificate: bind it into the audit log, then sign it.
+"""Issuing a job's certificate (bind it into the audit log, then sign it) and verifying one.
 
 The certificate must carry the inclusion proof of its own audit entry, so the entry cannot hold the
 signed certificate. Instead it holds ``predicate_sha256``: the SHA-256 of the RFC 8785 bytes of the
-predicate *without* its ``audit`` section. A verifier recomputes that digest from the certificate and
-compares it with the event the proof leads to (:func:`check_audit_binding`), which ties this exact
-certificate content to a signed tree head of the log.
+predicate *without* its ``audit`` section (:func:`~deletion_sdk.attest.verify.predicate_digest`). A
+verifier recomputes that digest from the certificate and compares it with the event the proof leads to
+(:func:`~deletion_sdk.attest.verify.check_audit_binding`), which ties this exact certificate content to a
+signed tree head of the log. :func:`verify_certificate_file` is the one full check of a certificate file
+(signature, audit checkpoint and inclusion proof, audit binding): the CLI and ``DeletionSDK`` both call it.
 
 Ed25519 signatures are deterministic, so re-writing the envelope after a crash reproduces the same bytes.
 """
@@ -19,12 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 import deletion_sdk
 from deletion_sdk.attest import (
+    AttemptRecord,
     AuditRecord,
     CertificatePredicate,
     DecisionRecord,
@@ -34,25 +39,42 @@ from deletion_sdk.attest import (
     PolicyRef,
     UnlearnerRecord,
     VerificationSummary,
-    canonical_digest,
     certificate_path,
     parse_envelope,
     sign_certificate,
     write_certificate,
 )
 from deletion_sdk.attest import RequestRecord as CertRequest
-from deletion_sdk.attest.keys import Signer
+from deletion_sdk.attest.keys import Signer, Verifier, load_verifier
+from deletion_sdk.attest.verify import (
+    CERTIFICATE_EVENT,
+    VerifiedCertificate,
+    check_audit_binding,
+    predicate_digest,
+    verify_certificate,
+)
 from deletion_sdk.audit import AuditLog
-from deletion_sdk.errors import AuditLogError, JobError
+from deletion_sdk.audit.verify import CertificateAuditEvidence, verify_certificate_audit
+from deletion_sdk.errors import JobError
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.job_state import Attempt
 from deletion_sdk.ledger.records import ModelVersionRecord, RequestRecord
 from deletion_sdk.policy import Policy
-from deletion_sdk.verification import VerificationReport
 
-__all__ = ["IssuedCertificate", "check_audit_binding", "issue_certificate", "predicate_digest"]
+if TYPE_CHECKING:  # only annotated here; importing it at run time would load torch for `certificate verify`
+    from deletion_sdk.verification import VerificationReport
 
-CERTIFICATE_EVENT = "certificate.issued"
+__all__ = [
+    "CERTIFICATE_EVENT",
+    "CertificateVerification",
+    "IssuedCertificate",
+    "check_audit_binding",
+    "issue_certificate",
+    "predicate_digest",
+    "verify_certificate_file",
+]
+
+PublicKey = Verifier | Ed25519PublicKey | Path | str | bytes
 
 
 @dataclass(frozen=True)
@@ -75,15 +97,6 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def predicate_digest(predicate: CertificatePredicate | dict[str, Any]) -> str:
-    """SHA-256 (hex) of the RFC 8785 bytes of the predicate without its ``audit`` section."""
-    data = (
-        predicate.model_dump(mode="json") if isinstance(predicate, CertificatePredicate) else dict(predicate)
-    )
-    data.pop("audit", None)
-    return canonical_digest(data)
-
-
 def _version(record: ModelVersionRecord) -> str:
     return f"{record.name}@v{record.version}"
 
@@ -101,6 +114,7 @@ def issue_certificate(
     original: ModelVersionRecord,
     unlearned: ModelVersionRecord,
     attempt: Attempt,
+    earlier: Sequence[Attempt] = (),
     report: VerificationReport,
     report_sha256: str,
     directory: Path,
@@ -134,6 +148,17 @@ def issue_certificate(
             parameters=_finite(attempt.params),
             wall_time_s=attempt.wall_time_s or 0.0,
             device=attempt.device or "cpu",
+            class_path=attempt.unlearner_class,
+            source=attempt.unlearner_source,
+            code_sha256=attempt.code_sha256,
+        ),
+        "attempts": tuple(
+            AttemptRecord(
+                method=a.method,
+                outcome=a.outcome.final,
+                summary="" if a.decision is None else a.decision.summary(),
+            )
+            for a in (*earlier, attempt)
         ),
         "verification": VerificationSummary(
             tier=str(report.tier),
@@ -142,6 +167,7 @@ def issue_certificate(
         ),
         "decision": DecisionRecord(
             passed=decision.passed,
+            basis=decision.basis,
             checks=tuple(_finite(c.model_dump(mode="json")) for c in decision.checks),
         ),
         "qualification_report_digest": qualification_report_digest,
@@ -184,21 +210,52 @@ def write_issued_certificate(envelope_json: str, path: Path) -> Path:
     return write_certificate(envelope, path)
 
 
-def check_audit_binding(predicate: CertificatePredicate) -> None:
-    """The certificate's audit event must name this certificate's content.
+class CertificateVerification(BaseModel):
+    """Evidence returned by :func:`verify_certificate_file`: every check of a certificate held.
+
+    Attributes:
+        certificate: statement, predicate, key id and payload digest, parsed from the verified bytes.
+        audit: the audit entry, tree size and root the inclusion proof and signed checkpoint established.
+        predicate_sha256: the predicate digest that audit entry names (the binding).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    certificate: VerifiedCertificate
+    audit: CertificateAuditEvidence
+    predicate_sha256: str
+
+
+def _verifier(key: PublicKey) -> Verifier:
+    return key if isinstance(key, Verifier) else load_verifier(key)
+
+
+def verify_certificate_file(
+    path: Path | str, *, public_key: PublicKey, log_public_key: PublicKey | None = None
+) -> CertificateVerification:
+    """Verify a ``*.intoto.json`` certificate file completely; fail closed.
+
+    Three checks, in order: the DSSE signature and the statement (``attest.verify_certificate``); the audit
+    section's signed checkpoint and inclusion proof (``audit.verify_certificate_audit``); and the binding:
+    the audit entry names this certificate's predicate digest (``attest.verify.check_audit_binding``).
+
+    Args:
+        path: the certificate file.
+        public_key: the signer's public key (a Verifier, an Ed25519 key, PEM bytes, a PEM file or a key
+            directory).
+        log_public_key: the audit log's key when it differs from ``public_key`` (default: the same key).
+
+    Returns:
+        The verified certificate with the audit evidence and the bound predicate digest.
 
     Raises:
-        AuditLogError: the event is missing, of another type, or names another predicate digest.
+        SignatureError: the file is unreadable or malformed, or the signature or statement does not verify.
+        AuditLogError: the checkpoint, the inclusion proof or the audit binding does not hold.
+        ConfigurationError: a key cannot be loaded.
     """
-    event = predicate.audit.event
-    if event is None:
-        raise AuditLogError("the certificate's audit section carries no event to bind it to")
-    if event.get("type") != CERTIFICATE_EVENT:
-        raise AuditLogError(
-            f"the certificate's audit event is a {event.get('type')!r}, not {CERTIFICATE_EVENT!r}"
-        )
-    data = event.get("data") or {}
-    if not isinstance(data, dict) or data.get("predicate_sha256") != predicate_digest(predicate):
-        raise AuditLogError(
-            "the certificate's audit event names a different certificate (predicate digest differs)"
-        )
+    signer_key = _verifier(public_key)
+    log_key = signer_key if log_public_key is None else _verifier(log_public_key)
+    verified = verify_certificate(Path(path), signer_key)
+    audit = verify_certificate_audit(verified, public_key=log_key)
+    bound = check_audit_binding(verified.predicate)
+    return CertificateVerification(certificate=verified, audit=audit, predicate_sha256=bound)

@@ -23,7 +23,6 @@ from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.lineage import ExampleInput
 from deletion_sdk.ledger.records import ModelVersionRecord
-from deletion_sdk.merkle import leaf_hash, root_from_leaf_hashes
 from deletion_sdk.training import (
     CheckpointMetadata,
     LoadedCheckpoint,
@@ -57,10 +56,7 @@ class DatasetSplits:
 
 def training_set_root(rows: tuple[ExampleInput, ...] | list[ExampleInput]) -> str:
     """The ledger's Merkle root (hex) over these examples' (id, digest) leaves, sorted by id."""
-    ordered = sorted(rows, key=lambda r: r.example_id)
-    return root_from_leaf_hashes(
-        [leaf_hash(lineage.leaf_bytes(r.example_id, r.content_digest)) for r in ordered]
-    ).hex()
+    return lineage.leaves_root(sorted((r.example_id, r.content_digest) for r in rows))
 
 
 def _suppressed(session: Session) -> set[str]:

@@ -9,7 +9,10 @@ deployed version); a second worker finds the model busy, or takes over a job who
 The job runs in one explicit :class:`~deletion_sdk.context.Context` (settings, home layout, policy
 resolver) and pins the policy it was claimed under: every step, the decision and the certificate use
 that pinned policy and its digest. A policy file edited while the job runs is reported (progress
-message, log warning, ``job.policy_changed`` audit event), never silently used.
+message, log warning, ``job.policy_changed`` audit event), never silently used. Every file a step reads
+back (the forget-set manifest, the verification report) is checked against the SHA-256 recorded when it
+was written; a mismatch (or any other integrity failure) fails the job with the reason, before anything
+is promoted or certified on the strength of that file.
 
 Steps (:class:`~deletion_sdk.ledger.job_state.Step`) and the requests' statuses::
 
@@ -38,7 +41,7 @@ from deletion_sdk.attest.keys import Signer
 from deletion_sdk.audit import AuditLog
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins, FaceTensors
-from deletion_sdk.errors import BudgetExceeded, ConflictError, JobError
+from deletion_sdk.errors import BudgetExceeded, ConflictError, InputError, IntegrityError, JobError
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
 from deletion_sdk.jobs.evidence import find_qualification
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
@@ -54,9 +57,9 @@ from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState, Ste
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
-from deletion_sdk.policy import Policy, evaluate
+from deletion_sdk.policy import ExactRetraining, Policy, evaluate
 from deletion_sdk.training import CheckpointMetadata, save_checkpoint
-from deletion_sdk.unlearning import UnlearningContext, run_unlearner
+from deletion_sdk.unlearning import UnlearningContext, run_unlearner, unlearner_provenance
 from deletion_sdk.verification import VerificationReport, verify_population
 
 __all__ = ["STEPS", "BatchRunner"]
@@ -81,6 +84,27 @@ def _write_json(path: Path, text: str) -> str:
     data = text.encode("utf-8")
     atomic_write(path, data)
     return hashlib.sha256(data).hexdigest()
+
+
+def _read_checked(path: Path, expected: str | None, what: str) -> bytes:
+    """The bytes of ``path``, which must hash to ``expected`` (the digest recorded when it was written).
+
+    Raises:
+        IntegrityError: the file is missing, unreadable, or its SHA-256 differs.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise IntegrityError(f"the job's {what} ({path}) cannot be read: {e.strerror}") from e
+    if expected is None:
+        raise IntegrityError(f"the job recorded no digest for its {what}; refusing to trust {path}")
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise IntegrityError(
+            f"the job's {what} changed after it was written ({path}: sha256 {actual[:12]}, "
+            f"recorded {expected[:12]})"
+        )
+    return data
 
 
 class BatchRunner:
@@ -150,6 +174,7 @@ class BatchRunner:
             if job is None:
                 return None, False, None
             policy = self.context.policies.get(job.policy_id)
+            _check_override(unlearner, policy)  # raising here rolls the claim back: nothing is taken
             job = self._update(job, session, state=JobState(policy=policy, unlearner_override=unlearner))
             emit(
                 session,
@@ -201,8 +226,8 @@ class BatchRunner:
         max_requests: int | None = None,
     ) -> BatchResult:
         """Claim (or resume) this model's job and run it to the end."""
-        if policy is not None:
-            self.context.policies.get(policy)  # unknown policy: InputError before anything is claimed
+        if policy is not None:  # unknown policy or unlisted method: InputError before anything is claimed
+            _check_override(unlearner, self.context.policies.get(policy))
         job, resumed, busy = self._acquire(
             model=model, policy_id=policy, max_requests=max_requests, unlearner=unlearner
         )
@@ -226,7 +251,10 @@ class BatchRunner:
             step = job.step
             self._report_policy_drift(job, reported)
             _fault_point(f"{step}:before")
-            job = self._steps[step](job)
+            try:
+                job = self._steps[step](job)
+            except IntegrityError as e:
+                job = self._fail(job, f"integrity check failed at {step}: {e}")
             _fault_point(f"{step}:after")
         return summarise_job(self.ledger, self.context.layout, job, resumed=resumed)
 
@@ -259,6 +287,21 @@ class BatchRunner:
             error=error,
         )
 
+    def _fail(self, job: _Job, reason: str) -> _Job:
+        """Stop the job: its open requests fail with ``reason`` (they may be scheduled again later)."""
+        self.progress(f"job failed: {reason}")
+        get_logger(__name__).error("job_failed", job_id=job.job_id, reason=reason)
+        with self.ledger.session() as session:
+            current = jobq.get_job(session, job.job_id)
+            open_ids = tuple(
+                rid
+                for rid in current.state.active_request_ids or jobq.job_request_ids(session, job.job_id)
+                if reqs.get(session, rid).status in (_S.SCHEDULED, _S.UNLEARNING, _S.VERIFYING)
+            )
+            self._move(session, job, open_ids, _S.FAILED, reason)
+            emit(session, "job.failed", {"job_id": job.job_id, "reason": reason}, actor=f"job:{job.job_id}")
+            return self._update(job, session, step=Step.DONE, status="failed", error=reason)
+
     def _artifacts(self, job: _Job) -> JobArtifacts:
         return self.context.layout.job(job.job_id)
 
@@ -289,7 +332,12 @@ class BatchRunner:
 
     def _sets(self, job: _Job, original: ModelVersionRecord, image_size: int) -> JobSets:
         """The forget set, retain set, holdout and test sets of the original model's training data."""
-        forget_ids = json.loads(self._artifacts(job).forget_manifest().read_text())["example_ids"]
+        path = self._artifacts(job).forget_manifest()
+        if job.state.forget_manifest_sha256 is None:  # claimed by 0.1: the digest is only in the audit log
+            data = path.read_bytes()
+        else:
+            data = _read_checked(path, job.state.forget_manifest_sha256, "forget-set manifest")
+        forget_ids = json.loads(data)["example_ids"]
         return load_job_sets(
             self.ledger,
             self.context.layout,
@@ -309,11 +357,19 @@ class BatchRunner:
         return float(t) * n_retain / float(n)
 
     def _seed(self, job: _Job, attempt: int) -> int:
-        return int(hashlib.sha256(job.job_id.encode()).hexdigest()[:7], 16) + attempt
+        """The seed of an attempt: from the deployment's seed and the forget set, never from the job id.
+
+        The same requests on the same data give the same unlearning and verification randomness, so a
+        job's outcome can be reproduced; ``DELETION_SDK_SEED`` varies it.
+        """
+        material = f"{self.context.settings.seed}:{job.state.forget_merkle_root}"
+        return int(hashlib.sha256(material.encode()).hexdigest()[:7], 16) + attempt
 
     def _report(self, job: _Job) -> VerificationReport:
+        """The current attempt's verification report, as recorded (its digest is checked)."""
+        path = self._artifacts(job).verification(job.attempt)
         return VerificationReport.model_validate_json(
-            self._artifacts(job).verification(job.attempt).read_text()
+            _read_checked(path, job.state.verification_sha256, "verification report")
         )
 
     # -- steps -------------------------------------------------------------------------------------
@@ -364,6 +420,7 @@ class BatchRunner:
                     "no_data_request_ids": no_data,
                     "forget_count": manifest.count,
                     "forget_merkle_root": manifest.merkle_root,
+                    "forget_manifest_sha256": digest,
                     "attempts": (),
                 }
             )
@@ -392,7 +449,15 @@ class BatchRunner:
         self.progress(
             f"unlearning {len(sets.forget)} examples with {method} (attempt {index + 1}/{len(methods)})"
         )
-        attempt = Attempt(index=index, method=method, retrain_estimate_s=estimate)
+        provenance = unlearner_provenance(method)
+        attempt = Attempt(
+            index=index,
+            method=method,
+            retrain_estimate_s=estimate,
+            unlearner_class=provenance.class_path,
+            unlearner_source=provenance.source,
+            code_sha256=provenance.code_sha256,
+        )
         try:
             result = run_unlearner(
                 method, loaded.model, forget=sets.forget, retain=sets.retain, context=context
@@ -424,6 +489,14 @@ class BatchRunner:
             ),
         )
         _fault_point("unlearn:saved")  # weights written, version not yet registered
+        exact = None
+        if method == "retrain":  # what ran, and on what data: the decision judges the claim, not the name
+            exact = ExactRetraining(
+                unlearner_class=provenance.class_path,
+                retrained_training_root=retain_root,
+                forget_merkle_root=job.state.forget_merkle_root or "",
+                overlap=len(set(sets.forget.example_ids) & set(sets.retain.example_ids)),
+            )
         with self.ledger.session() as session:
             candidate = registry.add_model_version(
                 session,
@@ -436,17 +509,17 @@ class BatchRunner:
                 parent_id=original.model_version_id,
                 metrics={"retrain_estimate_s": estimate, "unlearner": method, "job_id": job.job_id},
             )
-            attempt = Attempt(
-                index=index,
-                method=method,
-                retrain_estimate_s=estimate,
-                method_version=result.version,
-                params=json.loads(json.dumps(result.params, default=str)),
-                wall_time_s=result.wall_time_s,
-                budget_s=result.budget_s,
-                device=result.device,
-                steps=result.steps,
-                candidate_version_id=candidate.model_version_id,
+            attempt = attempt.model_copy(
+                update=dict(
+                    method_version=result.version,
+                    params=json.loads(json.dumps(result.params, default=str)),
+                    wall_time_s=result.wall_time_s,
+                    budget_s=result.budget_s,
+                    device=result.device,
+                    steps=result.steps,
+                    candidate_version_id=candidate.model_version_id,
+                    exact=exact,
+                )
             )
             return self._update(job, session, state=job.state.with_attempt(attempt), step=Step.VERIFY)
 
@@ -542,12 +615,17 @@ class BatchRunner:
             self._report(job),
             method=attempt.method,
             qualification_score_ratio=None if qualified is None else qualified[1],
+            exact=attempt.exact,
         )
         decided = attempt.model_copy(
             update={
                 "qualification_report_digest": None if qualified is None else qualified[0],
                 "decision": decision,
-                "outcome": AttemptOutcome.PASSED if decision.passed else AttemptOutcome.FAILED,
+                "outcome": AttemptOutcome.PASSED
+                if decision.passed
+                else AttemptOutcome.INCONCLUSIVE
+                if decision.inconclusive
+                else AttemptOutcome.FAILED,
             }
         )
         self.progress(f"decision: {decision.summary()}")
@@ -562,15 +640,15 @@ class BatchRunner:
                     "policy": decision.policy_id,
                     "policy_digest": decision.policy_digest,
                     "passed": decision.passed,
+                    "outcome": decision.outcome,
                     "failed_checks": [c.name for c in decision.failed_checks],
                 },
                 actor=f"job:{job.job_id}",
             )
             if decision.passed:
                 return self._update(job, session, state=job.state.with_attempt(decided), step=Step.PROMOTE)
-        return self._next_attempt(
-            job, decided, reason=f"{attempt.method} failed verification: {decision.summary()}"
-        )
+        verdict = "was inconclusive" if decision.inconclusive else "failed verification"
+        return self._next_attempt(job, decided, reason=f"{attempt.method} {verdict}: {decision.summary()}")
 
     def _passed_candidate(self, job: _Job) -> int:
         attempt = job.state.current_attempt
@@ -580,6 +658,7 @@ class BatchRunner:
 
     def _step_promote(self, job: _Job) -> _Job:
         candidate_id = self._passed_candidate(job)
+        self._report(job)  # the evidence the decision rested on is still the file that was decided on
         with self.ledger.session() as session:
             current = registry.deployed(session, job.model_name)
             if current.model_version_id != candidate_id:
@@ -615,6 +694,7 @@ class BatchRunner:
                 original=original,
                 unlearned=candidate,
                 attempt=attempt,
+                earlier=job.state.attempts[:-1],
                 report=report,
                 report_sha256=job.state.verification_sha256,
                 directory=self.context.layout.certificates,
@@ -646,6 +726,15 @@ class BatchRunner:
             )
             emit(session, "job.completed", {"job_id": job.job_id}, actor=f"job:{job.job_id}")
             return self._update(job, session, step=Step.DONE, status="completed")
+
+
+def _check_override(unlearner: str | None, policy: Policy) -> None:
+    """An explicit unlearner must be one the policy allows (the policy, not the operator, decides)."""
+    if unlearner is not None and unlearner not in policy.unlearning.methods:
+        raise InputError(
+            f"The 'unlearner' parameter must be one of policy {policy.id}'s methods "
+            f"({', '.join(policy.unlearning.methods)}). Got {unlearner!r} instead."
+        )
 
 
 def _union(a: FaceTensors, b: FaceTensors) -> FaceTensors:

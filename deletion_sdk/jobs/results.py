@@ -30,7 +30,7 @@ class AttemptSummary(_Frozen):
 
     index: int
     method: str
-    outcome: Literal["passed", "failed", "budget_exceeded", "error"]
+    outcome: Literal["passed", "failed", "inconclusive", "budget_exceeded", "error"]
     wall_time_s: float | None = None
     budget_s: float | None = None
     device: str | None = None

@@ -25,8 +25,7 @@ from safetensors.torch import save as st_save
 from deletion_sdk._fs import atomic_write
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConfigurationError, IntegrityError
-from deletion_sdk.ledger.lineage import ExampleInput, leaf_bytes
-from deletion_sdk.merkle import leaf_hash, root_from_leaf_hashes
+from deletion_sdk.ledger.lineage import ExampleInput, leaves_root
 
 __all__ = ["load_examples"]
 
@@ -49,7 +48,7 @@ def _decode(path: Path, digest: str, image_size: int | None) -> np.ndarray:
 
 
 def _root(rows: Sequence[ExampleInput]) -> str:
-    return root_from_leaf_hashes([leaf_hash(leaf_bytes(r.example_id, r.content_digest)) for r in rows]).hex()
+    return leaves_root((r.example_id, r.content_digest) for r in rows)
 
 
 def load_examples(

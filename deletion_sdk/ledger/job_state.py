@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from deletion_sdk.policy import Decision, Policy
+from deletion_sdk.policy import Decision, ExactRetraining, Policy
 
 __all__ = ["Attempt", "AttemptOutcome", "JobState", "Step"]
 
@@ -41,16 +41,19 @@ class AttemptOutcome(StrEnum):
     PENDING = "pending"  # candidate saved, not yet decided
     PASSED = "passed"
     FAILED = "failed"  # the policy's checks failed
+    INCONCLUSIVE = "inconclusive"  # the original model would pass the same checks: no evidence either way
     BUDGET_EXCEEDED = "budget_exceeded"
     ERROR = "error"
 
     @property
-    def final(self) -> Literal["passed", "failed", "budget_exceeded", "error"]:
+    def final(self) -> Literal["passed", "failed", "inconclusive", "budget_exceeded", "error"]:
         """The outcome as reported once the job has stopped (an undecided attempt never finished)."""
         if self is AttemptOutcome.PASSED:
             return "passed"
         if self is AttemptOutcome.FAILED:
             return "failed"
+        if self is AttemptOutcome.INCONCLUSIVE:
+            return "inconclusive"
         if self is AttemptOutcome.BUDGET_EXCEEDED:
             return "budget_exceeded"
         return "error"
@@ -68,6 +71,13 @@ class Attempt(_Frozen):
     outcome: AttemptOutcome = AttemptOutcome.PENDING
     retrain_estimate_s: float | None = None
     method_version: str | None = None
+    unlearner_class: str | None = Field(
+        default=None, description="module.QualifiedName of the class that ran."
+    )
+    unlearner_source: str | None = Field(
+        default=None, description="builtin, plugin:<dist>==<version> or module."
+    )
+    code_sha256: str | None = Field(default=None, description="SHA-256 of the file defining the class.")
     params: dict[str, Any] = Field(default_factory=dict)
     wall_time_s: float | None = None
     budget_s: float | None = None
@@ -75,6 +85,9 @@ class Attempt(_Frozen):
     steps: int | None = None
     candidate_version_id: int | None = None
     error: str | None = None
+    exact: ExactRetraining | None = Field(
+        default=None, description="Recorded when the method claims exact retraining: what ran, on what data."
+    )
     decision: Decision | None = None
     qualification_report_digest: str | None = None
 
@@ -92,6 +105,7 @@ class JobState(_Frozen):
     no_data_request_ids: tuple[str, ...] = ()
     forget_count: int = 0
     forget_merkle_root: str | None = None
+    forget_manifest_sha256: str | None = None
     attempts: tuple[Attempt, ...] = ()
     verification_sha256: str | None = None
     certificate_envelope: str | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from deletion_sdk.policy.deadlines import DeadlineRule, Duration, add_months
-from deletion_sdk.policy.evaluate import Check, Decision, evaluate
+from deletion_sdk.policy.evaluate import Check, Decision, ExactRetraining, evaluate
 from deletion_sdk.policy.loader import list_policies, load_policy, load_policy_file
 from deletion_sdk.policy.resolver import PolicyDrift, PolicyResolver
 from deletion_sdk.policy.schema import (
@@ -21,6 +21,7 @@ __all__ = [
     "DeadlineRule",
     "Decision",
     "Duration",
+    "ExactRetraining",
     "Policy",
     "PolicyDrift",
     "PolicyResolver",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from deletion_sdk.policy.deadlines import DeadlineRule
 
@@ -54,52 +54,87 @@ class UnlearningRule(_Frozen):
 
 
 class Thresholds(_Frozen):
-    """Pass/fail limits. Each is optional; a set one must be met."""
+    """Pass/fail limits; a set one must be met.
+
+    Which ones must be set depends on the tier (:data:`REQUIRED_THRESHOLDS`), and none may be set to a
+    value that no evidence could fail (an AUC limit of 1.0, a ratio or p-value of 0).
+    """
 
     max_attack_auc: float | None = Field(
-        default=None, ge=0.5, le=1.0, description="Loss-attack ROC AUC, forget vs holdout, at most this."
+        default=None, ge=0.5, lt=1.0, description="Loss-attack ROC AUC, forget vs holdout, at most this."
     )
     max_auc_gap_to_reference: float | None = Field(
         default=None,
         ge=0.0,
-        le=0.5,
+        lt=0.5,
         description="|AUC - retrain reference AUC| at most this (reference 0.5 when unmeasured).",
+    )
+    max_forget_accuracy_gap: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="|forget accuracy - accuracy on people never seen| at most this (two-sided).",
     )
     min_ks_pvalue: float | None = Field(
         default=None,
-        ge=0.0,
+        gt=0.0,
         le=1.0,
         description="KS test of forget vs holdout losses: p-value at least this.",
     )
     max_lira_excess_flagged: float | None = Field(
         default=None,
         ge=0.0,
-        le=1.0,
+        lt=1.0,
         description="LiRA flagged fraction at 5% FPR minus the retrain calibrator's, at most this.",
     )
     min_retain_accuracy_ratio: float | None = Field(
         default=None,
-        ge=0.0,
+        gt=0.0,
         le=2.0,
         description="Retain accuracy / original's retain accuracy, at least this.",
     )
     min_holdout_accuracy_ratio: float | None = Field(
         default=None,
-        ge=0.0,
+        gt=0.0,
         le=2.0,
         description="Holdout accuracy / original's holdout accuracy, at least this.",
     )
     min_qualification_score_ratio: float | None = Field(
         default=None,
-        ge=0.0,
+        gt=0.0,
         le=2.0,
         description="The method's qualified final score / the oracle's forgetting quality, at least this.",
     )
 
 
+# What each tier's evidence is judged by: a policy of that tier must set every one of these.
+_POPULATION = (
+    "max_attack_auc",  # under-forgetting, by the loss and the scale-free margin attacks
+    "max_auc_gap_to_reference",  # either direction: over-forgetting singles people out too
+    "max_forget_accuracy_gap",  # either direction, against people never seen
+    "min_retain_accuracy_ratio",
+    "min_holdout_accuracy_ratio",
+)
+REQUIRED_THRESHOLDS: dict[Tier, tuple[str, ...]] = {
+    Tier.POPULATION: _POPULATION,
+    Tier.PER_EXAMPLE: (*_POPULATION, "max_lira_excess_flagged"),
+    Tier.QUALIFICATION: (*_POPULATION, "max_lira_excess_flagged", "min_qualification_score_ratio"),
+}
+
+
 class VerificationRule(_Frozen):
     tier: Tier
     thresholds: Thresholds
+
+    @model_validator(mode="after")
+    def _tier_thresholds_are_set(self) -> VerificationRule:
+        missing = [f for f in REQUIRED_THRESHOLDS[self.tier] if getattr(self.thresholds, f) is None]
+        if missing:
+            raise ValueError(
+                f"the '{self.tier.value}' tier is judged by thresholds.{', thresholds.'.join(missing)}; "
+                "set them (a policy without them would pass evidence it never looked at)"
+            )
+        return self
 
 
 class CertificateRule(_Frozen):

@@ -39,7 +39,7 @@ __all__ = [
     "check_no_personal_data",
 ]
 
-Outcome = Literal["passed", "failed", "budget_exceeded", "error"]
+Outcome = Literal["passed", "failed", "inconclusive", "budget_exceeded", "error"]
 
 # A raw identifier looks like one of these. Subject references, digests and ids never do.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
@@ -167,7 +167,8 @@ class AttemptInfo(_Frozen):
         wall_time_s: seconds it took.
         retrain_estimate_s: estimated seconds of a full retraining (None: fall back to the job's estimate).
         device: where it ran (``cpu``, ``cuda:0`` …).
-        outcome: ``passed``, ``failed`` (verification did not pass), ``budget_exceeded`` or ``error``.
+        outcome: ``passed``, ``failed`` (verification did not pass), ``inconclusive`` (the checks could
+            not tell the result from doing nothing), ``budget_exceeded`` or ``error``.
         decision: the policy's decision on it (None when it never reached verification).
         verification: the verification evidence (None when it never reached verification).
         note: a short plain-language note (e.g. why it errored); never personal data.

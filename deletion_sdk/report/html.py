@@ -37,6 +37,7 @@ _log = get_logger(__name__)
 _OUTCOMES = {
     "passed": ("passed verification", "ok"),
     "failed": ("did not pass verification", "bad"),
+    "inconclusive": ("inconclusive: the checks could not tell it from doing nothing", "warn"),
     "budget_exceeded": ("ran out of its time budget", "warn"),
     "error": ("stopped with an error", "bad"),
 }

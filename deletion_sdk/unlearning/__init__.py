@@ -16,6 +16,7 @@ from deletion_sdk.unlearning._types import (
 )
 from deletion_sdk.unlearning.base import Unlearner
 from deletion_sdk.unlearning.budget import estimate_retrain_time_s
+from deletion_sdk.unlearning.provenance import UnlearnerProvenance, unlearner_provenance
 from deletion_sdk.unlearning.registry import (
     ENTRY_POINT_GROUP,
     create_unlearner,
@@ -32,6 +33,7 @@ __all__ = [
     "Batch",
     "Unlearner",
     "UnlearnerParams",
+    "UnlearnerProvenance",
     "UnlearningContext",
     "UnlearningProgress",
     "UnlearningResult",
@@ -43,5 +45,6 @@ __all__ = [
     "load_entry_points",
     "register_unlearner",
     "run_unlearner",
+    "unlearner_provenance",
     "unlearner_source",
 ]

@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 ENTRY_POINT_GROUP = "deletion_sdk.unlearners"
+_BUILTIN_PACKAGE = "deletion_sdk.unlearning.methods."
 
 # The plugin registry: the only module-level mutable state of the package.
 _REGISTRY: dict[str, type[Unlearner]] = {}
@@ -74,8 +75,10 @@ def register_unlearner(cls: type[Unlearner], *, force: bool = False) -> type[Unl
             f"An unlearner named '{name}' is already registered ({existing.__module__}."
             f"{existing.__qualname__}); pass force=True to replace it. Registered: {_registered()}."
         )
+    if existing is not cls:  # a replacement is named for what it is, not for what it replaced
+        _SOURCES.pop(name, None)
     _REGISTRY[name] = cls
-    _SOURCES.setdefault(name, "builtin" if cls.__module__.startswith("deletion_sdk.") else cls.__module__)
+    _SOURCES.setdefault(name, "builtin" if cls.__module__.startswith(_BUILTIN_PACKAGE) else cls.__module__)
     return cls
 
 
@@ -101,7 +104,9 @@ def load_entry_points(*, force: bool = False) -> list[str]:
     log = get_logger("deletion_sdk.unlearning")
     added: list[str] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
+        dist_obj = getattr(ep, "dist", None)
+        dist = getattr(dist_obj, "name", None) or "unknown distribution"
+        dist_version = getattr(dist_obj, "version", None)
         try:
             cls = ep.load()
         except Exception as e:
@@ -117,7 +122,7 @@ def load_entry_points(*, force: bool = False) -> list[str]:
         except RegistryError as e:
             log.warning("unlearner_plugin.rejected", entry_point=ep.name, dist=dist, error=str(e))
             continue
-        _SOURCES[cls.name] = f"plugin:{dist}"
+        _SOURCES[cls.name] = f"plugin:{dist}" + (f"=={dist_version}" if dist_version else "")
         added.append(cls.name)
     return added
 

@@ -51,7 +51,7 @@ __all__ = [
     "verify_population",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Role = Literal["unlearned", "original", "reference"]
 _log = get_logger(__name__)
 
@@ -83,6 +83,10 @@ class ModelEvidence(FrozenModel):
         role: which model this is.
         loss_attack: threshold attack on the loss (low loss = member).
         confidence_attack: threshold attack on the logit-scaled confidence (high = member).
+        margin_attack: threshold attack on the logit margin (high = member); survives any rescaling of
+            the logits (None in reports written before schema 2).
+        tied_fraction: share of the pooled forget and holdout examples whose loss or margin equals another
+            example's (the larger of the two); near 1 the evidence is degenerate (None before schema 2).
         logistic_attack: the starting kit's ``simple_mia`` on losses (None with fewer than 10 per set).
         loss_tests: KS and Mann–Whitney tests of forget vs holdout losses.
         confidence_tests: the same on confidences.
@@ -92,6 +96,8 @@ class ModelEvidence(FrozenModel):
     role: Role
     loss_attack: AttackResult
     confidence_attack: AttackResult
+    margin_attack: AttackResult | None = None
+    tied_fraction: float | None = None
     logistic_attack: CrossValidatedAttack | None
     loss_tests: TwoSampleTests
     confidence_tests: TwoSampleTests
@@ -104,6 +110,12 @@ class KeyFigures(FrozenModel):
     Attributes:
         forget_holdout_auc: loss-attack AUC on the unlearned model (0.5 = no membership signal).
         forget_holdout_auc_ci: its bootstrap interval.
+        margin_auc: margin-attack AUC on the unlearned model (scale-free).
+        margin_auc_ci: its bootstrap interval.
+        tied_fraction: share of tied loss or margin values (degenerate evidence near 1).
+        forget_accuracy_gap: forget accuracy minus that of people never seen (the reference model's forget
+            accuracy when a reference is given, else the holdout accuracy); ~0 after real forgetting,
+            positive when the forget set is still recognised, negative when it is over-forgotten.
         confidence_auc: confidence-attack AUC on the unlearned model.
         tpr_at_fpr: loss-attack {FPR: TPR} on the unlearned model.
         original_auc: loss-attack AUC on the original model.
@@ -125,6 +137,10 @@ class KeyFigures(FrozenModel):
 
     forget_holdout_auc: float
     forget_holdout_auc_ci: tuple[float, float]
+    margin_auc: float | None = None
+    margin_auc_ci: tuple[float, float] | None = None
+    tied_fraction: float | None = None
+    forget_accuracy_gap: float | None = None
     confidence_auc: float
     tpr_at_fpr: dict[float, float]
     original_auc: float | None = None
@@ -159,6 +175,8 @@ class VerificationReport(FrozenModel):
         n_forget, n_holdout, n_retain, n_test: examples behind the figures (``n_retain`` after subsampling).
         unlearned: evidence on the model under test.
         original: evidence on the model before unlearning, if given.
+        original_figures: the same key figures computed for the original model (what "doing nothing"
+            would score): a check the original passes has no power to show forgetting.
         reference: evidence on a model retrained without the forget set, if given.
         utility: accuracies / MAE with intervals, and ratios.
         histograms: loss and confidence histograms, forget vs holdout, for each model given.
@@ -182,6 +200,7 @@ class VerificationReport(FrozenModel):
     lira: LiraReport | None = None
     forgetting: ForgettingQuality | None = None
     figures: KeyFigures
+    original_figures: KeyFigures | None = None
 
     def with_lira(self, lira: LiraReport) -> VerificationReport:
         """A copy carrying per-example LiRA evidence, at tier ``per_example`` (or higher if already)."""
@@ -192,7 +211,23 @@ class VerificationReport(FrozenModel):
                 "lira_excess_flagged_fraction": lira.excess_over_retrained,
             }
         )
-        return self.model_copy(update={"lira": lira, "tier": tier, "figures": figures})
+        original_figures = self.original_figures
+        if original_figures is not None and lira.original is not None:
+            calibrator = lira.retrained
+            original_figures = original_figures.model_copy(
+                update={
+                    "lira_flagged_fraction": dict(lira.original.flagged_fraction),
+                    "lira_excess_flagged_fraction": None
+                    if calibrator is None
+                    else {
+                        f: lira.original.flagged_fraction[f] - calibrator.flagged_fraction[f]
+                        for f in lira.original.flagged_fraction
+                    },
+                }
+            )
+        return self.model_copy(
+            update={"lira": lira, "tier": tier, "figures": figures, "original_figures": original_figures}
+        )
 
 
 def model_evidence(
@@ -213,11 +248,24 @@ def model_evidence(
         role=role,
         loss_attack=population_attack(forget.loss, holdout.loss, higher_is_member=False, **common),
         confidence_attack=population_attack(forget.confidence, holdout.confidence, **common),
+        margin_attack=population_attack(forget.margin, holdout.margin, **common),
+        tied_fraction=max(
+            _tied_fraction(forget.loss, holdout.loss), _tied_fraction(forget.margin, holdout.margin)
+        ),
         logistic_attack=logistic,
         loss_tests=two_sample_tests(forget.loss, holdout.loss),
         confidence_tests=two_sample_tests(forget.confidence, holdout.confidence),
         roc=roc_curve(forget.loss, holdout.loss, higher_is_member=False),
     )
+
+
+def _tied_fraction(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of the pooled values that equal another value (0: all distinct, 1: all one value)."""
+    pooled = np.concatenate([a, b])
+    if pooled.size < 2:
+        return 0.0
+    _, counts = np.unique(pooled, return_counts=True)
+    return float(counts[counts > 1].sum() / pooled.size)
 
 
 def _histograms(signals: dict[Role, tuple[Signals, Signals]], bins: int = 30) -> list[Histogram]:
@@ -341,6 +389,7 @@ def verify_population(
         utility=utility,
         histograms=_histograms(pairs),
         figures=_figures(evidence, utility),
+        original_figures=None if original is None else _original_figures(evidence, utilities),
     )
     _log.info(
         "verification.population",
@@ -351,15 +400,35 @@ def verify_population(
     return report
 
 
+def _original_figures(evidence: dict[Role, ModelEvidence], utilities: dict[Role, Any]) -> KeyFigures:
+    """The key figures of the original model, computed exactly as the unlearned model's are."""
+    as_target: dict[Role, ModelEvidence] = {"unlearned": evidence["original"]}
+    if "reference" in evidence:
+        as_target["reference"] = evidence["reference"]
+    utility = utility_report(
+        utilities["original"], original=utilities["original"], reference=utilities.get("reference")
+    )
+    return _figures(as_target, utility)
+
+
 def _figures(evidence: dict[Role, ModelEvidence], utility: UtilityReport) -> KeyFigures:
     u = evidence["unlearned"]
     orig, ref = evidence.get("original"), evidence.get("reference")
     acc = utility.unlearned.accuracy
+    unseen = (
+        utility.reference.accuracy["forget"].value
+        if utility.reference is not None and "forget" in utility.reference.accuracy
+        else acc["holdout"].value
+    )
     r_orig = utility.accuracy_ratio_to_original or {}
     r_ref = utility.accuracy_ratio_to_reference or {}
     return KeyFigures(
         forget_holdout_auc=u.loss_attack.auc,
         forget_holdout_auc_ci=u.loss_attack.auc_ci,
+        margin_auc=None if u.margin_attack is None else u.margin_attack.auc,
+        margin_auc_ci=None if u.margin_attack is None else u.margin_attack.auc_ci,
+        tied_fraction=u.tied_fraction,
+        forget_accuracy_gap=acc["forget"].value - unseen,
         confidence_auc=u.confidence_attack.auc,
         tpr_at_fpr=dict(u.loss_attack.tpr_at_fpr),
         original_auc=None if orig is None else orig.loss_attack.auc,

@@ -1,4 +1,9 @@
-"""Per-example signals a membership test looks at: loss, logit-scaled confidence, entropy.
+"""Per-example signals a membership test looks at: loss, logit-scaled confidence, margin, entropy.
+
+The **margin** ``z_y − max_{k≠y} z_k`` is taken straight from the logits in float64, with no softmax, so
+its ranking of examples survives any rescaling of the logits: dividing a model's last layer by 1e20 makes
+every softmax loss round to exactly ``ln(classes)`` (all loss-based signals tie), but leaves the margins'
+order, and so every rank-based attack on them, unchanged.
 
 The logit-scaled confidence is the LiRA statistic (Carlini et al., 2022) that the NeurIPS 2023 unlearning
 challenge scores: ``log p_y − log Σ_{j≠y} p_j``. It is computed stably, as the challenge's code does:
@@ -26,6 +31,7 @@ from deletion_sdk.verification._arrays import BoolArray, FloatArray, FrozenModel
 __all__ = [
     "Signals",
     "compute_signals",
+    "logit_margin",
     "logit_scaled_confidence",
     "per_example_loss",
     "prediction_entropy",
@@ -87,6 +93,22 @@ def logit_scaled_confidence(logits: Any, targets: Any) -> np.ndarray:
     return np.log(p_true + _TINY) - np.log(p_wrong + _TINY)  # type: ignore[no-any-return]
 
 
+def logit_margin(logits: Any, targets: Any) -> np.ndarray:
+    """``z_y − max_{k≠y} z_k`` of each row in float64 ``[n]`` (``logits: [n, classes]``), no softmax.
+
+    Positive when the true class wins. Scale-free: multiplying the logits by ``c > 0`` multiplies every
+    margin by ``c`` and keeps their order.
+    """
+    z, y = _logits_and_targets(logits, targets)
+    if z.shape[0] == 0:
+        return np.empty(0, dtype=np.float64)
+    rows = np.arange(z.shape[0])
+    true = z[rows, y].copy()
+    others = z.copy()
+    others[rows, y] = -np.inf
+    return true - others.max(axis=1)  # type: ignore[no-any-return]
+
+
 def per_example_loss(logits: Any, targets: Any) -> np.ndarray:
     """Cross-entropy ``logsumexp(z) − z_y`` of each row, float64 ``[n]`` (``logits: [n, classes]``)."""
     z, y = _logits_and_targets(logits, targets)
@@ -114,6 +136,7 @@ class Signals(FrozenModel):
     Attributes:
         loss: cross-entropy (members tend to have LOW loss).
         confidence: logit-scaled confidence (members tend to have HIGH confidence).
+        margin: ``z_y − max_{k≠y} z_k`` from the logits (members tend to have HIGH margins); scale-free.
         entropy: prediction entropy in nats (members tend to have LOW entropy).
         correct: whether the arg-max class equals the label.
         predicted: arg-max class.
@@ -124,6 +147,7 @@ class Signals(FrozenModel):
 
     loss: FloatArray
     confidence: FloatArray
+    margin: FloatArray
     entropy: FloatArray
     correct: BoolArray
     predicted: IntArray
@@ -152,6 +176,7 @@ def signals_from_logits(logits: Any, targets: Any, *, ages: Any = None) -> Signa
     return Signals(
         loss=per_example_loss(z, y),
         confidence=logit_scaled_confidence(z, y),
+        margin=logit_margin(z, y),
         entropy=prediction_entropy(z),
         correct=predicted == y,
         predicted=predicted,

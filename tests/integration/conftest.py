@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from deletion_sdk.ledger.core_tables import ModelVersion
@@ -52,7 +50,12 @@ def env_for(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    here = Path(__file__).parent
+    """A test that uses a trained template (the session fixtures above) trains a deployment: it is ``slow``.
+
+    Decided by what the test uses, not by its name. Tests that train or run a batch in some other way carry
+    ``@pytest.mark.slow`` themselves.
+    """
+    trained_templates = {"sqlite_template", "escalate_template", "per_example_template"}
     for item in items:
-        if Path(str(item.fspath)).parent == here and "pipeline" in item.name:
+        if trained_templates.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)

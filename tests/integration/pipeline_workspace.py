@@ -21,7 +21,7 @@ id: fast-test
 title: "Fast test policy"
 jurisdiction: "Test"
 legal_basis: "Test suite"
-summary: "A quick policy for pipeline tests: fine-tune first, then retrain."
+summary: "Pipeline tests: fine-tune first, then retrain, judged by gdpr-art17's thresholds."
 deadline:
   response: {months: 1}
   extension: {months: 2}
@@ -32,8 +32,11 @@ unlearning:
 verification:
   tier: population
   thresholds:
-    max_attack_auc: 0.99
-    min_retain_accuracy_ratio: 0.0
+    max_attack_auc: 0.62
+    max_auc_gap_to_reference: 0.10
+    max_forget_accuracy_gap: 0.15
+    min_retain_accuracy_ratio: 0.75
+    min_holdout_accuracy_ratio: 0.90
 """
 # Every job escalates, deterministically: the first method is a test unlearner that returns the model
 # unchanged and the policy asks approximate methods for a qualification report, which it never has (its
@@ -41,14 +44,14 @@ verification:
 ESCALATE_POLICY = (
     FAST_POLICY.replace("id: fast-test", "id: escalate-test")
     .replace("methods: [finetune, retrain]", "methods: [unchanged_model_test, retrain]")
-    .replace("min_retain_accuracy_ratio: 0.0", "min_qualification_score_ratio: 0.5")
+    .replace("max_attack_auc: 0.62", "max_attack_auc: 0.62\n    min_qualification_score_ratio: 0.5")
 )
 
-# Per-example tier: LiRA against a shadow bank (K from DELETION_SDK_SHADOW_MODELS), loose thresholds.
+# Per-example tier: LiRA against a shadow bank (K from DELETION_SDK_SHADOW_MODELS), strict's LiRA limit.
 PER_EXAMPLE_POLICY = (
     FAST_POLICY.replace("id: fast-test", "id: per-example-test")
     .replace("tier: population", "tier: per_example")
-    .replace("max_attack_auc: 0.99", "max_attack_auc: 0.99\n    max_lira_excess_flagged: 1.0")
+    .replace("max_attack_auc: 0.62", "max_attack_auc: 0.62\n    max_lira_excess_flagged: 0.05")
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ ROUNDS = 12
 NOW = datetime(2024, 5, 1, tzinfo=UTC)
 
 
-def _submitter(url: str, tag: str, barrier: Any, queue: Any) -> None:
+def _submitter(url: str, tag: str, barrier: Any, results: Any) -> None:
     from deletion_sdk.ledger import requests
     from deletion_sdk.ledger.db import Ledger
     from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
@@ -27,7 +27,7 @@ def _submitter(url: str, tag: str, barrier: Any, queue: Any) -> None:
         for i in range(ROUNDS):
             # even rounds: the same idempotency key; odd rounds: different keys, same subject and policy
             idem = f"key-{i}" if i % 2 == 0 else f"key-{i}-{tag}"
-            barrier.wait(timeout=60)
+            barrier.wait()
             result = requests.submit(
                 ledger,
                 subject_ref=subject_ref(f"subject-{i}", key),
@@ -37,28 +37,22 @@ def _submitter(url: str, tag: str, barrier: Any, queue: Any) -> None:
                 actor=tag,
             )
             out.append((result.request.request_id, result.created, result.duplicate_of_open))
-        queue.put((tag, out))
+        results.put((tag, out))
     except BaseException as e:  # report instead of hanging the parent
-        queue.put((tag, repr(e)))
+        results.put((tag, repr(e)))
         barrier.abort()
     finally:
         ledger.dispose()
 
 
 @pytest.mark.slow
-def test_two_processes_same_key_create_exactly_one_request(db_url: str) -> None:
+def test_two_processes_same_key_create_exactly_one_request(
+    db_url: str, run_together: Callable[..., list[Any]]
+) -> None:
     from deletion_sdk.ledger.db import Ledger
 
     Ledger.open(db_url, create=True).dispose()
-    ctx = mp.get_context("spawn")
-    barrier = ctx.Barrier(2)
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_submitter, args=(db_url, tag, barrier, queue)) for tag in ("p1", "p2")]
-    for p in procs:
-        p.start()
-    results = dict(queue.get(timeout=180) for _ in procs)
-    for p in procs:
-        p.join(timeout=60)
+    results = dict(run_together(_submitter, [(db_url, "p1"), (db_url, "p2")]))
     assert all(isinstance(v, list) for v in results.values()), results
     for i, (a, b) in enumerate(zip(results["p1"], results["p2"], strict=True)):
         assert a[0] == b[0], f"round {i}: two different requests were created"
@@ -76,7 +70,7 @@ def test_two_processes_same_key_create_exactly_one_request(db_url: str) -> None:
         ledger.dispose()
 
 
-def _importer(url: str, path: str, barrier: Any, queue: Any) -> None:
+def _importer(url: str, path: str, barrier: Any, results: Any) -> None:
     from deletion_sdk.ledger import intake
     from deletion_sdk.ledger.db import Ledger
     from deletion_sdk.ledger.subjects import SubjectKey
@@ -84,34 +78,29 @@ def _importer(url: str, path: str, barrier: Any, queue: Any) -> None:
 
     ledger = Ledger.open(url)
     try:
-        barrier.wait(timeout=60)
+        barrier.wait()
         report = intake.import_requests(
             ledger, path=Path(path), subject_key=SubjectKey(bytes(32)), load_policy=load_policy
         )
-        queue.put(report.model_dump(mode="json"))
+        results.put(report.model_dump(mode="json"))
     except BaseException as e:
-        queue.put(repr(e))
+        results.put(repr(e))
         barrier.abort()
     finally:
         ledger.dispose()
 
 
 @pytest.mark.slow
-def test_two_processes_importing_one_file_record_each_row_once(db_url: str, tmp_path: Path) -> None:
+def test_two_processes_importing_one_file_record_each_row_once(
+    db_url: str, tmp_path: Path, run_together: Callable[..., list[Any]]
+) -> None:
     from deletion_sdk.ledger.db import Ledger
 
     Ledger.open(db_url, create=True).dispose()
     path = tmp_path / "requests.csv"
     rows = [f"person-{i}@example.com,ccpa,2024-05-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z" for i in range(400)]
     path.write_text("subject,policy,received_at\n" + "\n".join(rows) + "\n")
-    ctx = mp.get_context("spawn")
-    barrier, queue = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_importer, args=(db_url, str(path), barrier, queue)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    reports = [queue.get(timeout=180) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
+    reports = run_together(_importer, [(db_url, str(path))] * 2)
     assert all(isinstance(r, dict) for r in reports), reports
     assert reports[0]["request_ids"] == reports[1]["request_ids"]
     assert sorted(r["created"] for r in reports)[1] > 0

@@ -109,6 +109,11 @@ def test_escalation_rejects_the_failing_candidate(
         rejected = sdk.get_model(model_version_id=int(result.attempts[0].candidate_version_id or 0))
         assert rejected.status == "rejected"
         assert sdk.deployed_model(name=MODEL).model_version_id == result.attempts[1].candidate_version_id
+        verified = sdk.verify_certificate(path=str(result.certificate_path))
+    # retrain is certified on its proof (the SDK's own class, no forget example in its training set)
+    assert verified.predicate.decision.passed
+    proof = next(c for c in verified.predicate.decision.checks if c["name"] == "exact_retraining")
+    assert proof["passed"] and proof["value"] == 0.0
 
 
 def test_batch_cli_exit_codes_and_idle(sqlite_template: Workspace, tmp_path: Path, env_for) -> None:  # type: ignore[no-untyped-def]

@@ -1,8 +1,8 @@
 """SIGKILL the batch job at every step, in a subprocess; the next run finishes the same job.
 
 After the second run: the same job completed, every finished step was kept (the resolved forget set,
-the candidate version), exactly one certificate and one new deployed version exist, and until promotion
-the deployed model was the untouched original.
+the candidates), one candidate version per attempt (none made twice), exactly one certificate and one new
+deployed version exist, and until promotion the deployed model was the untouched original.
 """
 
 from __future__ import annotations
@@ -82,12 +82,15 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
         (again,) = sdk.list_jobs(model=MODEL)
         assert again.status == "completed"
         versions = sdk.list_models(name=MODEL)
-        # one original + one new version: no step that had committed was redone
-        assert len(versions) == 2, [(v.version, v.status) for v in versions]
-        new = next(v for v in versions if v.model_version_id != original.model_version_id)
-        assert new.status == "deployed" and new.parent_id == original.model_version_id
-        if kill_at not in ("resolve:before", "unlearn:before", "unlearn:saved"):
-            assert new.model_version_id in versions_before  # the candidate of the first run was kept
+        # the original + one candidate per attempt: no step that had committed was redone
+        attempts = result["attempts"]
+        assert len(versions) == 1 + len(attempts), [(v.version, v.status) for v in versions]
+        assert versions_before <= {v.model_version_id for v in versions}  # nothing of the first run lost
+        (new,) = [v for v in versions if v.status == "deployed"]
+        assert new.model_version_id == attempts[-1]["candidate_version_id"]
+        assert new.parent_id == original.model_version_id
+        others = {v.status for v in versions if v.model_version_id != new.model_version_id}
+        assert others <= {"superseded", "rejected"}
         certificates = sorted((ws.home / "certificates").glob("*.intoto.json"))
         assert [c.name for c in certificates] == [f"{job.job_id}.intoto.json"]
         sdk.verify_certificate(path=certificates[0])

@@ -29,13 +29,23 @@ def test_two_workers_share_the_queue_without_overlap(postgres_url: str, tmp_path
         "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
     }
     outs = [tmp_path / "w1.json", tmp_path / "w2.json"]
-    procs = [
-        subprocess.Popen([sys.executable, str(WORKER), MODEL, "2", str(out)], env=env, stderr=subprocess.PIPE)
-        for out in outs
-    ]
-    for p in procs:
-        _, err = p.communicate(timeout=1200)
-        assert p.returncode == 0, err.decode()[-2000:]
+    logs = [out.with_suffix(".log") for out in outs]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for out, log in zip(outs, logs, strict=True):
+            with log.open("wb") as err:  # a file, not a pipe: a chatty worker never blocks on a full pipe
+                procs.append(
+                    subprocess.Popen([sys.executable, str(WORKER), MODEL, "2", str(out)], env=env, stderr=err)
+                )
+        for p in procs:
+            p.wait()  # no deadline: a worker stops when nothing is due; pytest-timeout is the hang guard
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, log in zip(procs, logs, strict=True):
+        assert p.returncode == 0, log.read_text()[-2000:]
     jobs = [job for out in outs for job in json.loads(out.read_text())]
     claimed = [rid for job in jobs for rid in job["requests"]]
     assert len(claimed) == len(set(claimed)), "a request was processed by two jobs"

@@ -118,6 +118,7 @@ def test_register_and_resolve_in_memory_dataset(sdk: DeletionSDK) -> None:
         sdk.resolve_forget_set(request_ids=rid)  # type: ignore[arg-type]
 
 
+@pytest.mark.postgres
 def test_facade_on_postgres(postgres_url: str, home: Path) -> None:
     with DeletionSDK.open(home=home, database_url=postgres_url) as sdk:
         assert sdk.ledger.engine.dialect.name == "postgresql"

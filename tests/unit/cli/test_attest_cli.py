@@ -12,9 +12,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from deletion_sdk import DeletionSDK
 from deletion_sdk.attest import (
+    AuditRecord,
     CertificatePredicate,
     DecisionRecord,
+    Ed25519Signer,
     ForgetSetRef,
     ModelRef,
     PolicyRef,
@@ -24,10 +27,13 @@ from deletion_sdk.attest import (
     certificate_path,
     load_signer,
     sign_certificate,
+    verify_certificate,
     write_certificate,
 )
-from deletion_sdk.audit import AuditLog
+from deletion_sdk.attest.verify import predicate_digest
+from deletion_sdk.audit import AuditLog, verify_certificate_audit
 from deletion_sdk.cli.app import main
+from deletion_sdk.errors import AuditLogError
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.merkle import verify_inclusion
 
@@ -74,31 +80,43 @@ def run_init(home: Path) -> tuple[int, str, str]:
     return 0, "", ""  # pragma: no cover
 
 
-def _certificate(home: Path, ledger: Ledger) -> Path:
-    signer = load_signer(home / "keys")
-    log = AuditLog(ledger, signer=signer)
-    log.append("request.completed", {"request_id": "req-1", "subject_ref": SUBJECT_REF}, actor="batch")
-    entry = log.append("certificate.issued", {"job_id": "job-9"}, actor="batch")
+def _predicate(signer: Ed25519Signer, audit: AuditRecord) -> CertificatePredicate:
     t = datetime(2025, 1, 2, tzinfo=UTC)
-    predicate = CertificatePredicate(
-        job_id="job-9",
-        requests=(
+    fields: dict[str, Any] = {
+        "job_id": "job-9",
+        "requests": (
             RequestRecord(
                 request_id="req-1", subject_ref=SUBJECT_REF, received_at=t, due_at=t, policy_id="gdpr-art17"
             ),
         ),
-        policy=PolicyRef(id="gdpr-art17", digest=_sha("policy")),
-        forget_set=ForgetSetRef(size=3, merkle_root=_sha("forget")),
-        original_model=ModelRef(digest=_sha("m1"), version="age/1"),
-        unlearned_model=ModelRef(digest=_sha("m2"), version="age/2"),
-        unlearner=UnlearnerRecord(name="finetune", version="1", wall_time_s=1.5, device="cpu"),
-        verification=VerificationSummary(tier="population", figures={"mia_auc": 0.5}),
-        decision=DecisionRecord(passed=True, checks=({"name": "mia_auc", "passed": True},)),
-        audit=log.audit_record(entry.index),
-        issued_at=t,
-        sdk_version="0.1.0",
-        signer_key_id=signer.key_id,
+        "policy": PolicyRef(id="gdpr-art17", digest=_sha("policy")),
+        "forget_set": ForgetSetRef(size=3, merkle_root=_sha("forget")),
+        "original_model": ModelRef(digest=_sha("m1"), version="age/1"),
+        "unlearned_model": ModelRef(digest=_sha("m2"), version="age/2"),
+        "unlearner": UnlearnerRecord(name="finetune", version="1", wall_time_s=1.5, device="cpu"),
+        "verification": VerificationSummary(tier="population", figures={"mia_auc": 0.5}),
+        "decision": DecisionRecord(passed=True, checks=({"name": "mia_auc", "passed": True},)),
+        "audit": audit,
+        "issued_at": t,
+        "sdk_version": "0.1.0",
+        "signer_key_id": signer.key_id,
+    }
+    return CertificatePredicate(**fields)
+
+
+def _certificate(home: Path, ledger: Ledger, *, bound: bool = True) -> Path:
+    """A signed certificate whose audit event names its predicate digest (``bound``) or carries none."""
+    signer = load_signer(home / "keys")
+    log = AuditLog(ledger, signer=signer)
+    log.append("request.completed", {"request_id": "req-1", "subject_ref": SUBJECT_REF}, actor="batch")
+    placeholder = AuditRecord(
+        tree_size=1, root_hash="0" * 64, entry_index=0, leaf_hash="0" * 64, checkpoint="pending"
     )
+    data: dict[str, Any] = {"job_id": "job-9"}
+    if bound:
+        data["predicate_sha256"] = predicate_digest(_predicate(signer, placeholder))
+    entry = log.append("certificate.issued", data, actor="batch")
+    predicate = _predicate(signer, log.audit_record(entry.index))
     return write_certificate(
         sign_certificate(predicate, signer=signer), certificate_path(home / "certs", "job-9")
     )
@@ -142,8 +160,9 @@ def test_certificate_verify_and_show(
     doc = json.loads(out)
     assert doc["valid"] is True and doc["audit"]["event_type"] == "certificate.issued"
     assert doc["summary"]["job_id"] == "job-9"
+    assert doc["predicate_sha256"] == predicate_digest(verify_certificate(cert, Path(pub)).predicate)
     code, out, _ = run(capsys, "certificate", "verify", str(cert))  # default key: HOME/keys/signing.pub
-    assert code == 0 and out.startswith("valid:")
+    assert code == 0 and out.startswith("valid:") and "names this certificate" in out
 
     envelope = json.loads(cert.read_text())
     raw = bytearray(base64.b64decode(envelope["payload"]))
@@ -153,7 +172,7 @@ def test_certificate_verify_and_show(
     tampered.write_text(json.dumps(envelope))
     code, out, err = run(capsys, "certificate", "verify", str(tampered), "--key", pub, "--json")
     assert code == 1 and json.loads(out)["valid"] is False
-    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: invalid certificate: ") and len(err.strip().splitlines()) == 1
 
     code, out, _ = run(capsys, "certificate", "show", str(tampered))
     assert code == 0 and "UNVERIFIED" in out  # shown, but clearly marked
@@ -168,6 +187,69 @@ def test_certificate_verify_and_show(
     assert code == 2 and err.startswith("error: ")
     code, _, err = run(capsys, "certificate", "verify", str(cert), "--key", str(tmp_path / "nokey.pem"))
     assert code == 2 and "public key" in err
+
+
+def test_certificate_verify_rejects_a_certificate_its_audit_entry_does_not_name(
+    keyed_home: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Signature and inclusion proof hold, but the audit event carries no predicate digest: invalid."""
+    cert = _certificate(keyed_home, ledger, bound=False)
+    pub = keyed_home / "keys" / "signing.pub"
+    verified = verify_certificate(cert, pub)  # the signature is good ...
+    verify_certificate_audit(
+        verified, public_key=load_signer(keyed_home / "keys").public_key
+    )  # ... the proof too
+
+    code, out, err = run(capsys, "certificate", "verify", str(cert), "--key", str(pub), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc["valid"] is False and doc["type"] == "AuditLogError"
+    assert "carries no predicate digest" in doc["error"]
+    code, out, err = run(capsys, "certificate", "verify", str(cert))
+    assert code == 1 and out == ""
+    assert err.startswith("error: invalid certificate: ") and "no predicate digest" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "certificate", "show", str(cert), "--key", str(pub))
+    assert code == 1 and "no predicate digest" in err
+
+    with DeletionSDK.open(home=keyed_home) as sdk, pytest.raises(AuditLogError, match="no predicate digest"):
+        sdk.verify_certificate(path=cert)
+
+
+def test_a_changed_predicate_resigned_with_the_same_key_is_rejected_by_cli_and_library(
+    keyed_home: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Whoever holds the key can re-sign other content, but the audit log recorded this content's digest."""
+    cert = _certificate(keyed_home, ledger)
+    pub = keyed_home / "keys" / "signing.pub"
+    signer = load_signer(keyed_home / "keys")
+    original = verify_certificate(cert, pub).predicate
+    altered = original.model_copy(
+        update={
+            "forget_set": ForgetSetRef(size=1, merkle_root=_sha("a smaller forget set")),
+            "decision": DecisionRecord(passed=True, checks=()),
+        }
+    )
+    forged = write_certificate(
+        sign_certificate(altered, signer=signer), certificate_path(tmp_path / "forged", "job-9")
+    )
+    resigned = verify_certificate(forged, pub)  # the signature is valid ...
+    assert resigned.predicate.forget_set.size == 1 and resigned.predicate.audit == original.audit
+    verify_certificate_audit(resigned, public_key=signer.public_key)  # ... and so is the inclusion proof
+
+    code, out, err = run(capsys, "certificate", "verify", str(cert), "--key", str(pub), "--json")
+    assert code == 0, err  # the certificate the log recorded still verifies
+    code, out, err = run(capsys, "certificate", "verify", str(forged), "--key", str(pub), "--json")
+    assert code == 1
+    doc = json.loads(out)
+    assert doc == {"valid": False, "error": doc["error"], "type": "AuditLogError"}
+    assert "names a different certificate" in doc["error"]
+    assert err.startswith("error: invalid certificate: ") and "different certificate" in err
+
+    with DeletionSDK.open(home=keyed_home) as sdk:
+        assert sdk.verify_certificate(path=cert).predicate == original
+        with pytest.raises(AuditLogError, match="names a different certificate"):
+            sdk.verify_certificate(path=forged)
 
 
 def test_audit_commands(

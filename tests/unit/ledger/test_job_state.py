@@ -104,7 +104,13 @@ def test_with_attempt_replaces_by_index_and_keeps_order() -> None:
 
 def test_reported_outcome_of_an_undecided_attempt_is_error() -> None:
     assert AttemptOutcome.PENDING.final == "error"
-    assert {o.final for o in AttemptOutcome} == {"passed", "failed", "budget_exceeded", "error"}
+    assert {o.final for o in AttemptOutcome} == {
+        "passed",
+        "failed",
+        "inconclusive",
+        "budget_exceeded",
+        "error",
+    }
 
 
 def test_steps_are_ordered() -> None:

@@ -109,6 +109,47 @@ def test_retrain_must_be_last(tmp_path: Path) -> None:
         load_policy_file(_write(tmp_path, text))
 
 
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        ("gdpr-art17", "max_attack_auc"),
+        ("gdpr-art17", "min_retain_accuracy_ratio"),
+        ("ccpa", "min_holdout_accuracy_ratio"),
+        ("strict", "max_lira_excess_flagged"),
+    ],
+)
+def test_a_policy_without_its_tiers_thresholds_is_refused(tmp_path: Path, policy: str, field: str) -> None:
+    text = _builtin_text(policy).replace(f"id: {policy}", "id: custom")
+    text, n = re.subn(rf"^\s*{field}:.*$\n", "", text, flags=re.MULTILINE)
+    assert n == 1
+    with pytest.raises(PolicyError, match=rf"thresholds\.{field}") as err:
+        load_policy_file(_write(tmp_path, text))
+    assert "custom.yaml:" in str(err.value) and "verification" in str(err.value)
+
+
+def test_a_threshold_less_policy_is_refused(tmp_path: Path) -> None:
+    text = _builtin_text("gdpr-art17").replace("id: gdpr-art17", "id: custom")
+    text = re.sub(r"  thresholds:\n(    .*\n|\s*#.*\n|\s+\n)*", "  thresholds: {}\n", text)
+    with pytest.raises(PolicyError, match="max_attack_auc"):
+        load_policy_file(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("max_attack_auc: 0.62", "max_attack_auc: 1.0"),
+        ("min_retain_accuracy_ratio: 0.75", "min_retain_accuracy_ratio: 0.0"),
+        ("min_holdout_accuracy_ratio: 0.90", "min_holdout_accuracy_ratio: 0"),
+        ("max_auc_gap_to_reference: 0.10", "max_auc_gap_to_reference: 0.5"),
+    ],
+)
+def test_a_threshold_no_evidence_could_fail_is_refused(tmp_path: Path, old: str, new: str) -> None:
+    text = _builtin_text("gdpr-art17").replace("id: gdpr-art17", "id: custom")
+    assert old in text
+    with pytest.raises(PolicyError, match=new.split(":")[0]):
+        load_policy_file(_write(tmp_path, text.replace(old, new)))
+
+
 def test_invalid_yaml_names_line(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match=r"bad.yaml:2: not valid YAML"):
         load_policy_file(_write(tmp_path, "id: bad\n  title: [unclosed\n", "bad.yaml"))

@@ -173,11 +173,15 @@ def test_result_records_the_run_and_round_trips(tiny_task: TinyTask) -> None:
     assert record["name"] == "finetune" and record["steps"] == result.steps
 
 
-def test_budget_stops_between_steps_with_what_was_done(tiny_task: TinyTask) -> None:
-    import time
+def test_budget_stops_between_steps_with_what_was_done(
+    tiny_task: TinyTask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fake clock on the run: each step "takes" 0.4 s, whatever the machine does meanwhile.
+    elapsed = [0.0]
+    monkeypatch.setattr(UnlearningRun, "elapsed_s", lambda self: elapsed[0])
 
-    def slow(_: UnlearningProgress) -> None:
-        time.sleep(0.6)
+    def one_step_takes_0_4_s(_: UnlearningProgress) -> None:
+        elapsed[0] += 0.4
 
     with pytest.raises(BudgetExceeded) as info:
         run_unlearner(
@@ -185,10 +189,14 @@ def test_budget_stops_between_steps_with_what_was_done(tiny_task: TinyTask) -> N
             tiny_task.model,
             forget=tiny_task.forget,
             retain=tiny_task.retain,
-            context=tiny_task.context(progress=slow, retrain_time_s=10.0, budget_fraction=0.1),
+            context=tiny_task.context(
+                progress=one_step_takes_0_4_s, retrain_time_s=10.0, budget_fraction=0.1
+            ),
         )
+    # budget 1.0 s: checked before step 3 at 0.8 s (runs), before step 4 at 1.2 s (stops)
     assert info.value.budget_s == pytest.approx(1.0)
-    assert 1 <= info.value.completed_steps < 10
+    assert info.value.completed_steps == 3
+    assert info.value.elapsed_s == pytest.approx(1.2)
 
 
 def test_estimated_retrain_time_feeds_a_fractional_budget(tiny_task: TinyTask) -> None:

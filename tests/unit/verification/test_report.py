@@ -115,3 +115,34 @@ def test_wilson_interval() -> None:
     est = proportion_estimate(0, 20)
     assert est.value == 0 and est.ci_low == 0 and 0.1 < est.ci_high < 0.2
     assert proportion_estimate(50, 100).ci_low == pytest.approx(0.404, abs=1e-3)
+
+
+def test_a_last_layer_scaled_towards_zero_cannot_hide_from_the_margin(setting: Setting) -> None:
+    """Dividing the last layer by 1e20 ties every loss; the margin attack still sees the original's signal."""
+    import copy
+
+    import torch
+
+    cheat = copy.deepcopy(setting.original)
+    last = cheat.net[-1]
+    with torch.no_grad():
+        last.weight /= 1e20
+        last.bias /= 1e20
+    kwargs = {
+        "forget": setting.forget,
+        "holdout": setting.holdout,
+        "retain": setting.retain,
+        "original": setting.original,
+        "device": "cpu",
+        "n_bootstrap": 50,
+    }
+    scaled = verify_population(cheat, **kwargs)
+    honest = verify_population(setting.original, **kwargs)
+    assert scaled.figures.tied_fraction == pytest.approx(1.0)  # every softmax loss is ln(4)
+    assert scaled.figures.forget_holdout_auc == pytest.approx(0.5)  # the loss attack is blind
+    assert scaled.figures.margin_auc == pytest.approx(honest.figures.margin_auc, abs=1e-9)
+    assert scaled.figures.margin_auc is not None and scaled.figures.margin_auc > 0.9
+    assert scaled.figures.forget_accuracy_gap == pytest.approx(honest.figures.forget_accuracy_gap)
+    # the original's own figures ride along, for the policy's power check
+    assert scaled.original_figures is not None
+    assert scaled.original_figures.forget_holdout_auc == pytest.approx(honest.figures.forget_holdout_auc)

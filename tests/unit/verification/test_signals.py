@@ -86,3 +86,19 @@ def test_empty_signals() -> None:
     sig = signals_from_logits(np.empty((0, 3)), np.empty(0, dtype=np.int64))
     assert sig.n == 0
     assert math.isnan(sig.accuracy)
+
+
+def test_the_margin_is_scale_free_and_needs_no_softmax() -> None:
+    import numpy as np
+
+    from deletion_sdk.verification import signals
+
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(200, 5)).astype(np.float32)
+    y = rng.integers(0, 5, size=200)
+    m = signals.logit_margin(z, y)
+    expected = z[np.arange(200), y] - np.where(np.eye(5, dtype=bool)[y], -np.inf, z).max(axis=1)
+    np.testing.assert_allclose(m, expected)
+    tiny = signals.logit_margin(z / np.float32(1e20), y)
+    assert np.array_equal(np.argsort(tiny, kind="stable"), np.argsort(m, kind="stable"))
+    assert np.unique(signals.per_example_loss(z / np.float32(1e20), y)).size == 1  # the loss ties

@@ -1,0 +1,108 @@
+"""``deletion-sdk qualify`` end to end on the tiny synthetic data: real training, no network, a tmp HOME.
+
+About 10 s on two CPU cores (6 originals, 6 retrains and 6 unlearning runs of one epoch at 16×16 pixels),
+so it is not marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deletion_sdk.cli.app import main
+from deletion_sdk.training import TrainConfig
+from deletion_sdk.verification.qualification import load_qualification
+
+CONFIG = TrainConfig(arch="tiny_cnn", image_size=16, epochs=1, batch_size=64)
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = info.value.code
+    return (code if isinstance(code, int) else 1), out, err
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a network connection fails the test (nothing may be downloaded)."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"the test tried to open a network connection: {args!r}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+@pytest.fixture
+def sdk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The SDK home, under a tmp user HOME too (so no cache lands in the developer's ~)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    return tmp_path / "sdk-home"
+
+
+def test_qualify_tiny_writes_its_report_under_home(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sdk_home: Path, offline: None
+) -> None:
+    config = tmp_path / "train.json"
+    config.write_text(CONFIG.model_dump_json())
+    args = ["--home", str(sdk_home), "qualify", "--unlearner", "finetune", "--size", "tiny", "--models", "6"]
+    args += ["--config", str(config), "--device", "cpu", "--param", "epochs=1"]
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["unlearner"], summary["n_models"]) == ("finetune", 6)
+    for key in (
+        "forgetting_quality",
+        "final_score",
+        "oracle_forgetting_quality",
+        "forgetting_quality_at_half",
+    ):
+        assert 0.0 <= summary[key] <= 1.0
+    assert summary["time_fraction"] > 0
+
+    directory = sdk_home / "qualification"
+    stored = Path(summary["path"])
+    assert stored == directory / f"{summary['digest']}.json" and stored.is_file()
+    report = load_qualification(summary["digest"], directory=directory)  # digest-checked on load
+    assert report.train_config == CONFIG and report.params["epochs"] == 1 and report.device == "cpu"
+    assert (
+        report.n_models == 6 and report.n_forget > 0 and report.n_train == report.n_forget + report.n_retain
+    )
+    models = directory / "models"
+    cached = {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")}
+    assert len(cached) == 12  # 6 originals and 6 retrains
+
+    # the human form: progress on stderr, figures on stdout; the trained models are reused, not retrained
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    assert out.splitlines()[0].split() == ["unlearner", "finetune"] and "final_score" in out
+    assert err.strip() != ""
+    assert {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")} == cached
+    assert len(list(directory.glob("*.json"))) == 2  # two reports (their created_at differs)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--size", "huge"], "'--size' option must be 'default' or 'tiny'"),
+        (["--param", "no-equals-sign"], "'--param' option must be KEY=VALUE"),
+        (["--models", "5"], "--models"),
+    ],
+    ids=["size", "param", "too-few-models"],
+)
+def test_qualify_rejects_bad_options_with_exit_2(
+    capsys: pytest.CaptureFixture[str], sdk_home: Path, offline: None, extra: list[str], message: str
+) -> None:
+    args = ["--home", str(sdk_home), "qualify", "--unlearner", "finetune", "--size", "tiny", *extra]
+    code, out, err = run(capsys, *args, "--json")
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert not (sdk_home / "qualification").exists() or not any((sdk_home / "qualification").glob("*.json"))
