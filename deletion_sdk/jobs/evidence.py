@@ -88,12 +88,24 @@ def per_example_evidence(
         out_confs=reference,
         original_confs=conf(original),
         retrained_confs=calibrator,
+        two_sided=True,  # over-forgetting singles people out as surely as remembering them
     )
     return report.with_lira(lira)
 
 
-def find_qualification(method: str, *, directory: Path, arch: str | None = None) -> tuple[str, float] | None:
-    """(digest, final score / oracle F) of the newest qualification of ``method`` stored in ``directory``."""
+def find_qualification(
+    method: str,
+    *,
+    directory: Path,
+    arch: str | None = None,
+    code_sha256: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> tuple[str, float] | None:
+    """(digest, final score / oracle F) of the newest qualification of ``method`` stored in ``directory``.
+
+    With ``code_sha256`` and ``params`` (as a batch job passes them), only a report of that same code
+    with those same parameters counts: a qualification of other code proves nothing about this run.
+    """
     best: tuple[str, str, float] | None = None
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else []:
         try:
@@ -102,6 +114,10 @@ def find_qualification(method: str, *, directory: Path, arch: str | None = None)
         except ValueError:
             continue
         if report.unlearner != method or (arch is not None and report.train_config.arch != arch):
+            continue
+        if code_sha256 is not None and report.code_sha256 != code_sha256:
+            continue
+        if params is not None and report.params != params:
             continue
         oracle = report.oracle.score
         ratio = report.final_score / oracle if oracle > 0 else 0.0

@@ -565,6 +565,7 @@ class BatchRunner:
             device=self.context.device,
             seed=self._seed(job, job.attempt),
             age_bins=self.bins,
+            probes=self._policy(job).verification.thresholds.uses_probes,
         )
         if tier != "population":
             from deletion_sdk.jobs.evidence import per_example_evidence
@@ -609,7 +610,12 @@ class BatchRunner:
     def _step_decide(self, job: _Job) -> _Job:
         attempt = job.state.current_attempt
         policy = self._policy(job)
-        qualified = find_qualification(attempt.method, directory=self.context.layout.qualification)
+        qualified = find_qualification(
+            attempt.method,
+            directory=self.context.layout.qualification,
+            code_sha256=attempt.code_sha256,
+            params=attempt.params,
+        )
         decision = evaluate(
             policy,
             self._report(job),

@@ -176,7 +176,7 @@ def claim_new_job(
     due = select(DeletionRequest).where(DeletionRequest.status == RequestStatus.VERIFIED.value)
     if policy_id is None:
         first = session.exec(
-            _skip_locked(session, due.order_by(col(DeletionRequest.due_at)).limit(1))
+            _skip_locked(session, due.order_by(col(DeletionRequest.due_at), col(DeletionRequest.id)).limit(1))
         ).first()
         if first is None:
             return None

@@ -55,12 +55,15 @@ def _auc_gap(f: KeyFigures) -> Reading:
     return abs(gaps[worst]), f"{worst} attack {gaps[worst]:+.3f} {where}"
 
 
-def _accuracy_gap(f: KeyFigures) -> Reading:
-    if f.forget_accuracy_gap is None:
-        return None, "forget-accuracy gap missing (report written before schema 2)"
-    g = f.forget_accuracy_gap
+def _gap(g: float | None, what: str) -> Reading:
+    if g is None:
+        return None, f"{what} not measured"
     side = "still recognised" if g > 0 else "over-forgotten" if g < 0 else "even"
     return abs(g), f"forget accuracy {g:+.3f} against people never seen ({side})"
+
+
+def _accuracy_gap(f: KeyFigures) -> Reading:
+    return _gap(f.forget_accuracy_gap, "forget-accuracy gap")
 
 
 def _lira(f: KeyFigures) -> Reading:
@@ -102,6 +105,25 @@ CHECKS: dict[str, tuple[CheckSpec, ...]] = {
             "forget-set accuracy against that on people never seen, in either direction",
             "<=",
             _accuracy_gap,
+            "forgetting",
+        ),
+    ),
+    "max_relearn_accuracy_gap": (
+        CheckSpec(
+            "relearn_accuracy_gap",
+            "forget accuracy against people never seen after a few retain-only training steps "
+            "(suppressed memories come back)",
+            "<=",
+            lambda f: _gap(f.relearn_forget_accuracy_gap, "relearning probe"),
+            "forgetting",
+        ),
+    ),
+    "max_perturbed_accuracy_gap": (
+        CheckSpec(
+            "perturbed_accuracy_gap",
+            "forget accuracy against people never seen under a small input perturbation towards the labels",
+            "<=",
+            lambda f: _gap(f.perturbed_forget_accuracy_gap, "perturbation probe"),
             "forgetting",
         ),
     ),

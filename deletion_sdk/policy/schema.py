@@ -75,6 +75,18 @@ class Thresholds(_Frozen):
         lt=1.0,
         description="|forget accuracy - accuracy on people never seen| at most this (two-sided).",
     )
+    max_relearn_accuracy_gap: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="|forget - holdout accuracy| after a few retain-only training steps, at most this.",
+    )
+    max_perturbed_accuracy_gap: float | None = Field(
+        default=None,
+        gt=0.0,
+        lt=1.0,
+        description="|forget - holdout accuracy| under a small perturbation towards the labels, at most.",
+    )
     min_ks_pvalue: float | None = Field(
         default=None,
         gt=0.0,
@@ -106,6 +118,11 @@ class Thresholds(_Frozen):
         description="The method's qualified final score / the oracle's forgetting quality, at least this.",
     )
 
+    @property
+    def uses_probes(self) -> bool:
+        """Whether a check needs the relearning or perturbation probe."""
+        return self.max_relearn_accuracy_gap is not None or self.max_perturbed_accuracy_gap is not None
+
 
 # What each tier's evidence is judged by: a policy of that tier must set every one of these.
 _POPULATION = (
@@ -123,6 +140,8 @@ REQUIRED_THRESHOLDS: dict[Tier, tuple[str, ...]] = {
 
 
 class VerificationRule(_Frozen):
+    """The tier of evidence the policy demands, and the thresholds it is judged by."""
+
     tier: Tier
     thresholds: Thresholds
 

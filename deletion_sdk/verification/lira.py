@@ -6,7 +6,9 @@ models that did (IN) — as Gaussians, and asks how likely the target model's co
 
 * **Offline** (OUT only): the score is the one-sided p-value ``P[Z ≥ c]`` with ``Z ~ N(μ_out, σ_out²)`` and
   ``c`` the target's confidence. Small means "more confident than a model that never saw the example would
-  be".
+  be". **Two-sided** (``two_sided=True``, what the batch job uses): ``2·min(P[Z ≥ c], P[Z ≤ c])`` — an
+  example the unlearned model is far *less* confident on than a model that never saw it (over-forgetting,
+  or a model that recognises the person in order to hide them) is flagged like an over-confident one.
 * **Online** (IN and OUT): the score is the p-value of the likelihood ratio ``Λ(c) = log N(c; μ_in, σ_in²) −
   log N(c; μ_out, σ_out²)`` under OUT: ``P[Λ(Z) ≥ Λ(c)]``, computed exactly (the region is one or two
   half-lines or an interval since Λ is quadratic in ``c``).
@@ -137,6 +139,7 @@ def lira_scores(
     out_confs: Any,
     in_confs: Any | None = None,
     fixed_variance: bool = False,
+    two_sided: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-example LiRA p-values (and, online, log-likelihood ratios).
 
@@ -146,6 +149,7 @@ def lira_scores(
         in_confs: optional ``[K', n]`` confidences of models that trained on it (for U-LiRA: trained and then
             unlearned it). Given: online test.
         fixed_variance: pool σ over examples.
+        two_sided: offline only: flag confidences in either tail of the OUT Gaussian.
 
     Returns:
         (p-values ``[n]``, log-likelihood ratios ``[n]`` or None offline).
@@ -155,7 +159,10 @@ def lira_scores(
     if mu_o.shape != c.shape:
         raise InputError(f"The 'out_confs' parameter must have {c.shape[0]} columns. Got {mu_o.shape[0]}.")
     if in_confs is None:
-        return stats.norm.sf(c, loc=mu_o, scale=sd_o), None
+        upper = stats.norm.sf(c, loc=mu_o, scale=sd_o)
+        if two_sided:
+            return np.clip(2 * np.minimum(upper, stats.norm.cdf(c, loc=mu_o, scale=sd_o)), 0.0, 1.0), None
+        return upper, None
     mu_i, sd_i, _ = fit_gaussians(in_confs, name="in_confs", fixed_variance=fixed_variance)
     if mu_i.shape != c.shape:
         raise InputError(f"The 'in_confs' parameter must have {c.shape[0]} columns. Got {mu_i.shape[0]}.")
@@ -192,6 +199,7 @@ def lira_test(
     fixed_variance: bool = False,
     fprs: Sequence[float] = DEFAULT_LIRA_FPRS,
     confidence_level: float = 0.95,
+    two_sided: bool = False,
 ) -> LiraResult:
     """LiRA on one model: per-example scores and the fraction flagged at each per-example FPR.
 
@@ -202,10 +210,17 @@ def lira_test(
         fixed_variance: pool σ over examples.
         fprs: per-example false-positive rates in (0, 1) at which to count flagged examples.
         confidence_level: coverage of the Clopper–Pearson intervals.
+        two_sided: offline only: flag confidences in either tail (see :func:`lira_scores`).
     """
     level = check_fraction(confidence_level, name="confidence_level")
     targets = tuple(check_fraction(f, name="fprs") for f in fprs)
-    p, llr = lira_scores(target_confs, out_confs=out_confs, in_confs=in_confs, fixed_variance=fixed_variance)
+    p, llr = lira_scores(
+        target_confs,
+        out_confs=out_confs,
+        in_confs=in_confs,
+        fixed_variance=fixed_variance,
+        two_sided=two_sided,
+    )
     n = int(p.size)
     flagged = {f: int((p <= f).sum()) for f in targets}
     n_out = (~np.isnan(as_float_array(out_confs, name="out_confs", ndim=2, allow_nan=True))).sum(axis=0)
@@ -238,6 +253,7 @@ def per_example_lira(
     fixed_variance: bool = False,
     fprs: Sequence[float] = DEFAULT_LIRA_FPRS,
     confidence_level: float = 0.95,
+    two_sided: bool = False,
 ) -> LiraReport:
     """LiRA on the unlearned model, the original (baseline) and a retrained model (calibrator).
 
@@ -247,7 +263,7 @@ def per_example_lira(
         in_confs: optional ``[K', n]`` IN / unlearned reference confidences (online, U-LiRA).
         original_confs: optional ``[n]`` confidences of the original model.
         retrained_confs: optional ``[n]`` confidences of a model retrained without the forget set.
-        fixed_variance, fprs, confidence_level: as in :func:`lira_test`.
+        fixed_variance, fprs, confidence_level, two_sided: as in :func:`lira_test`.
     """
     kwargs: dict[str, Any] = {
         "out_confs": out_confs,
@@ -255,6 +271,7 @@ def per_example_lira(
         "fixed_variance": fixed_variance,
         "fprs": fprs,
         "confidence_level": confidence_level,
+        "two_sided": two_sided,
     }
     target = lira_test(unlearned_confs, **kwargs)
     original = None if original_confs is None else lira_test(original_confs, **kwargs)

@@ -19,6 +19,7 @@ certificate cites that digest.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -68,7 +69,9 @@ class QualificationReport(FrozenModel):
 
     Attributes:
         schema_version: layout version.
-        unlearner: registry name of the method; unlearner_version: its version; params: its parameters.
+        unlearner: registry name of the method; unlearner_version: its version; params: its parameters;
+            code_sha256: SHA-256 of the file defining its class (a batch job cites a report only for the
+            same code and parameters).
         train_config: the model configuration (seed of model ``i`` is ``train_config.seed + i``).
         n_models: N, models per side.
         seed: seeds the forget-set choice.
@@ -91,6 +94,7 @@ class QualificationReport(FrozenModel):
     unlearner: str
     unlearner_version: str
     params: dict[str, Any]
+    code_sha256: str | None = None
     train_config: TrainConfig
     n_models: int
     seed: int
@@ -128,6 +132,13 @@ class StoredQualification(FrozenModel):
 
     path: Path
     digest: str
+
+
+def _code_digest(cls: type) -> str | None:
+    try:
+        return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()
+    except (OSError, TypeError):
+        return None
 
 
 def store_qualification(
@@ -347,6 +358,7 @@ def qualify(
     report = QualificationReport(
         unlearner=method.name,
         unlearner_version=method.version,
+        code_sha256=_code_digest(type(method)),
         params=method.params.model_dump(mode="json"),
         train_config=model_config,
         n_models=n_models,

@@ -38,6 +38,7 @@ from deletion_sdk.verification.attacks import (
 )
 from deletion_sdk.verification.forgetting_quality import ForgettingQuality
 from deletion_sdk.verification.lira import LiraReport
+from deletion_sdk.verification.probes import ProbeFigures, run_probes
 from deletion_sdk.verification.signals import Signals, compute_signals
 from deletion_sdk.verification.utility import UtilityReport, model_utility, utility_report
 
@@ -116,6 +117,11 @@ class KeyFigures(FrozenModel):
         forget_accuracy_gap: forget accuracy minus that of people never seen (the reference model's forget
             accuracy when a reference is given, else the holdout accuracy); ~0 after real forgetting,
             positive when the forget set is still recognised, negative when it is over-forgotten.
+        relearn_forget_accuracy_gap: the forget-accuracy gap after a few retain-only training steps
+            (:mod:`deletion_sdk.verification.probes`; None when the probes did not run).
+        perturbed_forget_accuracy_gap: the forget-accuracy gap under a small perturbation towards the
+            true labels.
+        weight_distance_to_original: relative L2 distance of the weights to the original's.
         confidence_auc: confidence-attack AUC on the unlearned model.
         tpr_at_fpr: loss-attack {FPR: TPR} on the unlearned model.
         original_auc: loss-attack AUC on the original model.
@@ -141,6 +147,9 @@ class KeyFigures(FrozenModel):
     margin_auc_ci: tuple[float, float] | None = None
     tied_fraction: float | None = None
     forget_accuracy_gap: float | None = None
+    relearn_forget_accuracy_gap: float | None = None
+    perturbed_forget_accuracy_gap: float | None = None
+    weight_distance_to_original: float | None = None
     confidence_auc: float
     tpr_at_fpr: dict[float, float]
     original_auc: float | None = None
@@ -325,6 +334,7 @@ def verify_population(
     max_retain: int = 5000,
     age_bins: AgeBins | None = None,
     batch_size: int = 512,
+    probes: bool = False,
 ) -> VerificationReport:
     """Tier-1 evidence: population membership attacks and utility, forget vs holdout.
 
@@ -342,6 +352,8 @@ def verify_population(
         max_retain: most retain rows evaluated.
         age_bins: age groups for the MAE (default :class:`AgeBins`).
         batch_size: rows per forward pass.
+        probes: also run the relearning and perturbation probes (:func:`run_probes`) on the model and,
+            when given, the original.
 
     Returns:
         :class:`VerificationReport` at tier ``population``. It holds evidence only; the policy decides.
@@ -376,6 +388,19 @@ def verify_population(
     utility = utility_report(
         utilities["unlearned"], original=utilities.get("original"), reference=utilities.get("reference")
     )
+    figures = _figures(evidence, utility)
+    original_figures = None if original is None else _original_figures(evidence, utilities)
+    if probes:
+        common: dict[str, Any] = {
+            "forget": forget,
+            "holdout": holdout,
+            "retain": retain,
+            "seed": seed,
+            "device": device or "auto",
+        }
+        figures = _with_probes(figures, run_probes(model, original=original, **common))
+        if original is not None and original_figures is not None:
+            original_figures = _with_probes(original_figures, run_probes(original, **common))
     report = VerificationReport(
         tier=Tier.POPULATION,
         seed=seed,
@@ -388,8 +413,8 @@ def verify_population(
         reference=evidence.get("reference"),
         utility=utility,
         histograms=_histograms(pairs),
-        figures=_figures(evidence, utility),
-        original_figures=None if original is None else _original_figures(evidence, utilities),
+        figures=figures,
+        original_figures=original_figures,
     )
     _log.info(
         "verification.population",
@@ -398,6 +423,16 @@ def verify_population(
         auc=round(report.figures.forget_holdout_auc, 4),
     )
     return report
+
+
+def _with_probes(figures: KeyFigures, probed: ProbeFigures) -> KeyFigures:
+    return figures.model_copy(
+        update={
+            "relearn_forget_accuracy_gap": probed.relearn_forget_accuracy_gap,
+            "perturbed_forget_accuracy_gap": probed.perturbed_forget_accuracy_gap,
+            "weight_distance_to_original": probed.weight_distance,
+        }
+    )
 
 
 def _original_figures(evidence: dict[Role, ModelEvidence], utilities: dict[Role, Any]) -> KeyFigures:

@@ -2,10 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from deletion_sdk.ledger.core_tables import ModelVersion
-from deletion_sdk.sdk import DeletionSDK
-from deletion_sdk.settings import Settings
-from tests.integration.pipeline_workspace import MODEL, Workspace, build
+from tests.integration.pipeline_workspace import Workspace, build
 
 
 @pytest.fixture(scope="session")
@@ -18,19 +15,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
 def escalate_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     """Like ``sqlite_template`` but its requests fall under a policy whose first method always fails.
 
-    The model records a one-hour retraining estimate, so the time budget never decides the outcome:
-    the approximate method must fail on verification, deterministically.
+    Like every template, the model records a one-hour retraining estimate, so the time budget never
+    decides the outcome: the first method must fail on verification, deterministically.
     """
-    ws = build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
-    settings = Settings(home=ws.home, policy_dir=ws.policy_dir)
-    with DeletionSDK.open(settings=settings) as sdk:
-        version_id = sdk.deployed_model(name=MODEL).model_version_id
-        with sdk.ledger.session() as session:
-            row = session.get(ModelVersion, version_id)
-            assert row is not None
-            row.metrics = {**row.metrics, "retrain_estimate_s": 3600.0}
-            session.add(row)
-    return ws
+    return build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
 
 
 @pytest.fixture(scope="session")

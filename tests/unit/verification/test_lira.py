@@ -102,3 +102,19 @@ def test_report_compares_with_original_and_retrained() -> None:
     )
     assert report.excess_over_retrained[0.01] > 0.2
     assert LiraReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_two_sided_offline_lira_flags_both_tails() -> None:
+    import numpy as np
+
+    from deletion_sdk.verification.lira import lira_test
+
+    rng = np.random.default_rng(0)
+    out = rng.normal(0.0, 1.0, size=(16, 200))
+    over, under, unseen = np.full(200, 4.0), np.full(200, -4.0), rng.normal(0.0, 1.0, size=200)
+    one = lira_test(under, out_confs=out, fprs=(0.05,))
+    assert one.flagged_fraction[0.05] == 0.0  # one-sided LiRA is blind to over-forgetting
+    for target in (over, under):
+        assert lira_test(target, out_confs=out, fprs=(0.05,), two_sided=True).flagged_fraction[0.05] > 0.95
+    calibrated = lira_test(unseen, out_confs=out, fprs=(0.05,), two_sided=True).flagged_fraction[0.05]
+    assert calibrated < 0.15

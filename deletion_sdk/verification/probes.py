@@ -1,0 +1,178 @@
+"""Probes that look past a model's outputs on the forget set: what a few steps of retain-only training,
+or a small change of the input, bring back.
+
+A model can hide what it remembers behind its outputs: a detector that fires on the forget examples and
+shifts the logits, or forgetting that lives in a thin layer of weights. Each probe therefore compares the
+forget set with people never seen (the holdout set) *under the same probe*, so the holdout plays the
+reference a retrained model would (it never saw either group):
+
+* **relearning** — fine-tune a copy on retain examples only (no forget example, ever) for a few steps,
+  then measure forget accuracy against holdout accuracy. Memories that were only suppressed come back
+  (the "From Dormant to Deleted" study, arXiv 2505.22310); a model that never saw the people has nothing
+  to recover, so the gap stays near zero.
+* **perturbation** — small random input noise and a few signed-gradient steps towards each example's
+  true label (L∞ ball of ``epsilon``), on forget and holdout alike. An unlearned model whose knowledge
+  was only masked recovers the forget labels more easily than the labels of people it never saw
+  (Unlearning Mapping Attack, arXiv 2504.14798).
+* **weight distance** — ``‖θ_unlearned − θ_original‖ / ‖θ_original‖``, recorded for the report.
+
+Every probe is deterministic under its seed and runs on a copy: the model under test is never changed.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from deletion_sdk._device import resolve_device
+from deletion_sdk.data.tensors import FaceTensors, iterate_batches
+from deletion_sdk.verification._arrays import FrozenModel
+
+__all__ = ["ProbeFigures", "perturbation_gap", "relearning_gap", "run_probes", "weight_distance"]
+
+
+class ProbeFigures(FrozenModel):
+    """What the probes measured on one model (accuracy gaps: forget minus holdout, same probe).
+
+    Attributes:
+        relearn_forget_accuracy_gap: after ``relearn_steps`` retain-only steps.
+        relearn_steps: optimiser steps of the relearning probe.
+        perturbed_forget_accuracy_gap: after noise and ``perturb_steps`` steps towards the true label.
+        perturb_epsilon: L∞ radius of the perturbation (pixel scale ``[0, 1]``).
+        weight_distance: relative L2 distance of the weights to the original's (None without it).
+    """
+
+    relearn_forget_accuracy_gap: float
+    relearn_steps: int
+    perturbed_forget_accuracy_gap: float
+    perturb_epsilon: float
+    weight_distance: float | None = None
+
+
+def _accuracy(model: nn.Module, data: FaceTensors, device: torch.device, batch_size: int = 512) -> float:
+    model.eval()
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    with torch.no_grad():
+        for x, y, _ in iterate_batches(data, batch_size, device=device):
+            correct += (model(x).argmax(dim=1) == y).sum()
+    return float(correct.item()) / max(1, len(data))
+
+
+def relearning_gap(
+    model: nn.Module,
+    *,
+    retain: FaceTensors,
+    forget: FaceTensors,
+    holdout: FaceTensors,
+    steps: int = 60,
+    lr: float = 0.01,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+) -> float:
+    """Forget minus holdout accuracy of a copy fine-tuned on ``retain`` only for ``steps`` SGD steps."""
+    dev = resolve_device(device)
+    probe = copy.deepcopy(model).to(dev)
+    opt = torch.optim.SGD(probe.parameters(), lr=lr, momentum=0.9)
+    generator = torch.Generator().manual_seed(seed)
+    done = 0
+    while done < steps:
+        probe.train()
+        for x, y, _ in iterate_batches(retain, batch_size, shuffle=True, generator=generator, device=dev):
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(probe(x), y).backward()
+            opt.step()
+            done += 1
+            if done >= steps:
+                break
+    return _accuracy(probe, forget, dev) - _accuracy(probe, holdout, dev)
+
+
+def _perturbed_accuracy(
+    model: nn.Module, data: FaceTensors, *, epsilon: float, steps: int, seed: int, device: torch.device
+) -> float:
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    generator = torch.Generator().manual_seed(seed)
+    correct = 0
+    step = epsilon / max(1, steps) * 1.5
+    for x, y, _ in iterate_batches(data, 256, device=device):
+        noise = (torch.rand(x.shape, generator=generator) * 2 - 1).to(device) * epsilon
+        delta = noise.clone()
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = F.cross_entropy(model((x + delta).clamp(0, 1)), y)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta = (delta.detach() - step * grad.sign()).clamp(-epsilon, epsilon)
+        with torch.no_grad():
+            correct += int((model((x + delta).clamp(0, 1)).argmax(dim=1) == y).sum())
+    for p in model.parameters():
+        p.requires_grad_(True)
+    return correct / max(1, len(data))
+
+
+def perturbation_gap(
+    model: nn.Module,
+    *,
+    forget: FaceTensors,
+    holdout: FaceTensors,
+    epsilon: float = 2.0 / 255,
+    steps: int = 3,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+) -> float:
+    """Forget minus holdout accuracy under a small perturbation towards each example's true label."""
+    dev = resolve_device(device)
+    probe = copy.deepcopy(model).to(dev)
+    on_forget = _perturbed_accuracy(probe, forget, epsilon=epsilon, steps=steps, seed=seed, device=dev)
+    on_holdout = _perturbed_accuracy(probe, holdout, epsilon=epsilon, steps=steps, seed=seed, device=dev)
+    return on_forget - on_holdout
+
+
+def weight_distance(model: nn.Module, original: nn.Module) -> float:
+    """``‖θ − θ_original‖₂ / ‖θ_original‖₂`` over every floating-point tensor of the state dict."""
+    a, b = model.state_dict(), original.state_dict()
+    num = den = 0.0
+    for key, value in b.items():
+        if not torch.is_floating_point(value) or key not in a:
+            continue
+        num += float(((a[key].detach().cpu().double() - value.detach().cpu().double()) ** 2).sum())
+        den += float((value.detach().cpu().double() ** 2).sum())
+    return float(np.sqrt(num / den)) if den > 0 else 0.0
+
+
+def run_probes(
+    model: nn.Module,
+    *,
+    forget: FaceTensors,
+    holdout: FaceTensors,
+    retain: FaceTensors,
+    original: nn.Module | None = None,
+    seed: int = 0,
+    device: str | torch.device = "auto",
+    relearn_steps: int = 60,
+    epsilon: float = 2.0 / 255,
+) -> ProbeFigures:
+    """Every probe on ``model`` (the original, when given, is only used for the weight distance)."""
+    return ProbeFigures(
+        relearn_forget_accuracy_gap=relearning_gap(
+            model,
+            retain=retain,
+            forget=forget,
+            holdout=holdout,
+            steps=relearn_steps,
+            seed=seed,
+            device=device,
+        ),
+        relearn_steps=relearn_steps,
+        perturbed_forget_accuracy_gap=perturbation_gap(
+            model, forget=forget, holdout=holdout, epsilon=epsilon, seed=seed, device=device
+        ),
+        perturb_epsilon=epsilon,
+        weight_distance=None if original is None else weight_distance(model, original),
+    )
