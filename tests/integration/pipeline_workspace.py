@@ -39,12 +39,12 @@ verification:
     min_retain_accuracy_ratio: 0.75
     min_holdout_accuracy_ratio: 0.90
 """
-# Every job escalates, deterministically: the first method is a test unlearner that returns the model
-# unchanged and the policy asks approximate methods for a qualification report, which it never has (its
+# Every job escalates, deterministically: the first method is the red team's no-op (returns the model
+# unchanged) and the policy asks approximate methods for a qualification report, which it never has (its
 # decision fails whatever the data); retrain is exact and passes. Exercises decide -> unlearn.
 ESCALATE_POLICY = (
     FAST_POLICY.replace("id: fast-test", "id: escalate-test")
-    .replace("methods: [finetune, retrain]", "methods: [unchanged_model_test, retrain]")
+    .replace("methods: [finetune, retrain]", "methods: [noop_cheat, retrain]")
     .replace("max_attack_auc: 0.62", "max_attack_auc: 0.62\n    min_qualification_score_ratio: 0.5")
 )
 

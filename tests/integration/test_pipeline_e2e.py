@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from deletion_sdk.errors import AuditLogError, SignatureError
+from deletion_sdk.redteam import NoopCheat, registered
 from deletion_sdk.sdk import DeletionSDK
 from tests.integration.pipeline_workspace import MODEL, Workspace, copy
-from tests.integration.unlearners import UnchangedModel, registered
 
 
 def _raw_bytes(home: Path) -> bytes:
@@ -99,10 +99,10 @@ def test_escalation_rejects_the_failing_candidate(
     escalate_template: Workspace, tmp_path: Path, env_for
 ) -> None:  # type: ignore[no-untyped-def]
     env_for(copy(escalate_template, tmp_path))
-    with registered(UnchangedModel), DeletionSDK.open() as sdk:
+    with registered(NoopCheat), DeletionSDK.open() as sdk:
         result = sdk.run_batch(model=MODEL)
         assert result.status == "completed"
-        assert [a.method for a in result.attempts] == ["unchanged_model_test", "retrain"]
+        assert [a.method for a in result.attempts] == ["noop_cheat", "retrain"]
         assert result.attempts[0].outcome == "failed"
         assert result.attempts[0].decision is not None and "qualification" in result.attempts[0].decision
         assert result.method == "retrain"
