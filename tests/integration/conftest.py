@@ -43,7 +43,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     Decided by what the test uses, not by its name. Tests that train or run a batch in some other way carry
     ``@pytest.mark.slow`` themselves.
     """
-    trained_templates = {"sqlite_template", "escalate_template", "per_example_template"}
+    trained_templates = {"sqlite_template", "escalate_template", "per_example_template", "gdpr_template"}
     for item in items:
         if trained_templates.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def gdpr_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    """Requests under the shipped ``gdpr-art17`` policy itself (its real methods and thresholds)."""
+    return build(tmp_path_factory.mktemp("template-gdpr"), policy="gdpr-art17", n_requests=4)

@@ -105,3 +105,30 @@ def test_a_report_edited_after_verification_fails_the_job(
     assert "certificate.issued" not in types and "job.failed" in types
     assert statuses == {"failed"}
     assert (deployed.model_version_id != original.model_version_id) is promoted
+
+
+def test_a_shipped_policy_runs_through_the_pipeline_with_its_real_thresholds(
+    gdpr_template: Workspace, tmp_path: Path
+) -> None:
+    """gdpr-art17 as shipped: whatever method it ends with, the certificate holds only real evidence."""
+    from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
+
+    ws = copy(gdpr_template, tmp_path)
+    with DeletionSDK.open(settings=_settings(ws)) as sdk:
+        result = sdk.run_batch(model=MODEL)
+        assert result.status == "completed", result
+        verified = sdk.verify_certificate(path=str(result.certificate_path))
+    predicate = verified.predicate
+    shipped = hashlib.sha256((BUILTIN_POLICY_DIR / "gdpr-art17.yaml").read_bytes()).hexdigest()
+    assert predicate.policy.id == "gdpr-art17" and predicate.policy.digest == shipped
+    assert [a.method for a in predicate.attempts] == [a.method for a in result.attempts]
+    assert [a.method for a in result.attempts] == ["neggrad_plus", "bad_teacher", "retrain"][
+        : len(result.attempts)
+    ]
+    checks = {c["name"]: c for c in predicate.decision.checks}
+    if predicate.decision.basis == "checks":  # an approximate method: its evidence had power
+        assert checks["forgetting_power"]["passed"] and checks["evidence_not_degenerate"]["passed"]
+        assert all(c["passed"] for c in checks.values())
+    else:
+        assert predicate.unlearner.name == "retrain" and checks["exact_retraining"]["passed"]
+    assert predicate.unlearner.code_sha256 is not None and predicate.unlearner.source == "builtin"
