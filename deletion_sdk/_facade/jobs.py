@@ -1,8 +1,8 @@
-"""Facade operations on batch jobs: run one, list them, and write the privacy officer's report."""
+"""Facade operations on batch jobs: run one, list them, red-team the policy, write the officer's report."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +12,7 @@ from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger.jobs import JobRecord
 
 if TYPE_CHECKING:
+    from deletion_sdk.jobs.redteam import RedTeamReport
     from deletion_sdk.jobs.results import BatchResult
 
 __all__ = ["JobOperations"]
@@ -56,6 +57,47 @@ class JobOperations(TrustOperations):
             progress=progress,
         )
         return runner.run(model=model, policy=policy, unlearner=unlearner, max_requests=max_requests)
+
+    def red_team(
+        self,
+        *,
+        model: str,
+        policy: str | None = None,
+        cheats: Sequence[str] | None = None,
+        population_only: bool = False,
+        progress: Callable[[str], None] | None = None,
+    ) -> RedTeamReport:
+        """Would the policy certify a method that forgets nothing, on this model and the due requests?
+
+        Runs each cheat of :mod:`deletion_sdk.redteam` on ``model``'s deployed version and judges it as a
+        batch job would (same forget set, seed, evidence tier and policy). Read-only: nothing is claimed,
+        registered, promoted or certified, and nothing is written outside a temporary directory. See
+        :mod:`deletion_sdk.jobs.redteam`.
+
+        Args:
+            model: the model name (its deployed version is the original).
+            policy: judge this policy on the requests due under it (default: the policy of the
+                earliest-due verified request).
+            cheats: cheat names (default: every one of ``deletion_sdk.redteam.CHEATS``).
+            population_only: skip a per-example tier's shadow bank; its tier check then fails closed.
+            progress: called with a short message at each step (e.g. when a shadow bank is trained).
+
+        Returns:
+            The report; ``certified_any`` means the policy would certify a cheat (a policy bug).
+
+        Raises:
+            InputError: an unknown cheat or policy, or no verified request due with data in the model.
+            NotFoundError: no deployed version of ``model``.
+            IntegrityError: the ledger's training examples do not match the model's training root.
+        """
+        from deletion_sdk.jobs.redteam import RedTeam
+
+        model = text_arg(model, "model", what="a model name")
+        if policy is not None:
+            policy = text_arg(policy, "policy", what="a policy id or None")
+        return RedTeam(ledger=self.ledger, context=self.context, progress=progress).run(
+            model=model, policy=policy, cheats=cheats, population_only=population_only
+        )
 
     def list_jobs(self, *, model: str | None = None, status: str | None = None) -> tuple[JobRecord, ...]:
         """Batch jobs, newest first."""

@@ -99,3 +99,15 @@ def test_an_unknown_policy_claims_nothing(sdk: DeletionSDK) -> None:
 def test_idle_when_nothing_is_due(sdk: DeletionSDK) -> None:
     result = _runner(sdk).run(model=MODEL)
     assert result.status == "idle" and result.exit_code == 0
+
+
+def test_an_unlearner_the_policy_does_not_list_claims_nothing(sdk: DeletionSDK) -> None:
+    from deletion_sdk.errors import InputError
+
+    _due_request(sdk)
+    for policy in (None, "house"):  # named, or found from the earliest-due request inside the claim
+        with pytest.raises(InputError, match="policy house's methods"):
+            _runner(sdk).run(model=MODEL, policy=policy, unlearner="finetune")
+    with sdk.ledger.session(write=False) as session:
+        assert jobq.list_jobs(session) == ()
+        assert jobq.count_due(session) == 1
