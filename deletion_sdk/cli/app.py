@@ -49,6 +49,7 @@ def _register() -> None:
         models,
         policies,
         qualify,
+        redteam,
         requests,
         unlearners,
     )
@@ -66,6 +67,7 @@ def _register() -> None:
         certificate,
         audit,
         qualify,
+        redteam,
     ):
         module.register(app)
 

@@ -2,59 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from deletion_sdk.errors import UnknownPolicyError
-from deletion_sdk.jobs.pipeline import BatchRunner
 from deletion_sdk.ledger import jobs as jobq
-from deletion_sdk.ledger import registry
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.job_state import Step
 from deletion_sdk.ledger.job_tables import JobRow
-from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
 from deletion_sdk.sdk import DeletionSDK
-from deletion_sdk.settings import Settings
+from tests.unit.jobs.conftest import MODEL, due_request, runner
 from tests.unit.ledger.test_job_state import V01_STATE
-
-MODEL = "age"
-
-
-@pytest.fixture
-def sdk(tmp_path: Path) -> Iterator[DeletionSDK]:
-    policies = tmp_path / "policies"
-    policies.mkdir()
-    text = (BUILTIN_POLICY_DIR / "gdpr-art17.yaml").read_text().replace("id: gdpr-art17", "id: house")
-    (policies / "house.yaml").write_text(text)
-    with DeletionSDK.open(settings=Settings(home=tmp_path / "home", policy_dir=policies)) as opened:
-        opened.generate_keys()
-        with opened.ledger.session() as session:
-            version = registry.add_model_version(
-                session, name=MODEL, weights_digest="ab" * 32, architecture="tiny_cnn"
-            )
-            registry.mark_deployed(session, version.model_version_id)
-        yield opened
-
-
-def _runner(sdk: DeletionSDK) -> BatchRunner:
-    return BatchRunner(ledger=sdk.ledger, context=sdk.context, audit=sdk.audit_log, signer=sdk._signer())
-
-
-def _due_request(sdk: DeletionSDK, policy: str = "house") -> str:
-    r = sdk.submit_request(subject="someone@example.org", policy=policy, verified=True)
-    return r.request.request_id
 
 
 def test_every_step_but_done_has_a_handler(sdk: DeletionSDK) -> None:
-    assert set(_runner(sdk)._steps) == set(Step) - {Step.DONE}
+    assert set(runner(sdk)._steps) == set(Step) - {Step.DONE}
 
 
 def test_a_claim_pins_the_policy_and_the_override_in_the_same_transaction(sdk: DeletionSDK) -> None:
-    rid = _due_request(sdk)
-    job, resumed, busy = _runner(sdk)._acquire(
+    rid = due_request(sdk)
+    job, resumed, busy = runner(sdk)._acquire(
         model=MODEL, policy_id=None, max_requests=None, unlearner="retrain"
     )
     assert job is not None and not resumed and busy is None
@@ -65,13 +33,13 @@ def test_a_claim_pins_the_policy_and_the_override_in_the_same_transaction(sdk: D
     assert claimed[0].data["policy_digest"] == sdk.policy("house").digest
     assert claimed[0].data["request_ids"] == [rid]
     # a second worker finds the model busy while the first is alive
-    other, _, busy = _runner(sdk)._acquire(model=MODEL, policy_id=None, max_requests=None, unlearner=None)
+    other, _, busy = runner(sdk)._acquire(model=MODEL, policy_id=None, max_requests=None, unlearner=None)
     assert other is None and busy == job.job_id
 
 
 def test_a_v01_job_is_pinned_when_it_is_resumed(sdk: DeletionSDK) -> None:
-    _due_request(sdk)
-    job, _, _ = _runner(sdk)._acquire(model=MODEL, policy_id=None, max_requests=None, unlearner=None)
+    due_request(sdk)
+    job, _, _ = runner(sdk)._acquire(model=MODEL, policy_id=None, max_requests=None, unlearner=None)
     assert job is not None
     with sdk.ledger.session() as session:  # as v0.1 left it: untyped state, no policy, worker gone
         row = session.get(JobRow, job.job_id)
@@ -79,7 +47,7 @@ def test_a_v01_job_is_pinned_when_it_is_resumed(sdk: DeletionSDK) -> None:
         row.state = {k: v for k, v in V01_STATE.items() if k != "attempts"}
         row.lease_expires_at = utcnow() - timedelta(seconds=1)
         session.add(row)
-    resumed, was_resumed, _ = _runner(sdk)._acquire(
+    resumed, was_resumed, _ = runner(sdk)._acquire(
         model=MODEL, policy_id=None, max_requests=None, unlearner=None
     )
     assert resumed is not None and was_resumed and resumed.job_id == job.job_id
@@ -88,26 +56,26 @@ def test_a_v01_job_is_pinned_when_it_is_resumed(sdk: DeletionSDK) -> None:
 
 
 def test_an_unknown_policy_claims_nothing(sdk: DeletionSDK) -> None:
-    _due_request(sdk)
+    due_request(sdk)
     with pytest.raises(UnknownPolicyError):
-        _runner(sdk).run(model=MODEL, policy="no-such-policy")
+        runner(sdk).run(model=MODEL, policy="no-such-policy")
     with sdk.ledger.session(write=False) as session:
         assert jobq.list_jobs(session) == ()
         assert jobq.count_due(session) == 1
 
 
 def test_idle_when_nothing_is_due(sdk: DeletionSDK) -> None:
-    result = _runner(sdk).run(model=MODEL)
+    result = runner(sdk).run(model=MODEL)
     assert result.status == "idle" and result.exit_code == 0
 
 
 def test_an_unlearner_the_policy_does_not_list_claims_nothing(sdk: DeletionSDK) -> None:
     from deletion_sdk.errors import InputError
 
-    _due_request(sdk)
+    due_request(sdk)
     for policy in (None, "house"):  # named, or found from the earliest-due request inside the claim
         with pytest.raises(InputError, match="policy house's methods"):
-            _runner(sdk).run(model=MODEL, policy=policy, unlearner="finetune")
+            runner(sdk).run(model=MODEL, policy=policy, unlearner="finetune")
     with sdk.ledger.session(write=False) as session:
         assert jobq.list_jobs(session) == ()
         assert jobq.count_due(session) == 1
