@@ -49,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "ImportReport": "deletion_sdk.ledger.records",
     "ModelStatus": "deletion_sdk.ledger.statuses",
     "ModelVersionRecord": "deletion_sdk.ledger.records",
+    "RedTeamReport": "deletion_sdk.jobs.redteam",
     "RequestRecord": "deletion_sdk.ledger.records",
     "RequestStatus": "deletion_sdk.ledger.statuses",
     "SubmitResult": "deletion_sdk.ledger.records",
@@ -115,6 +116,7 @@ __all__ = [
     "ModelVersionRecord",
     "NotFoundError",
     "Policy",
+    "RedTeamReport",
     "ReportData",
     "RequestRecord",
     "RequestStatus",
@@ -180,6 +182,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         SignatureError,
         VerificationError,
     )
+    from deletion_sdk.jobs.redteam import RedTeamReport
     from deletion_sdk.jobs.results import BatchResult
     from deletion_sdk.ledger.lineage import ExampleInput
     from deletion_sdk.ledger.records import (

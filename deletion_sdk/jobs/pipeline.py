@@ -40,8 +40,9 @@ from deletion_sdk._fs import atomic_write
 from deletion_sdk.attest.keys import Signer
 from deletion_sdk.audit import AuditLog
 from deletion_sdk.context import Context
-from deletion_sdk.data import AgeBins, FaceTensors
+from deletion_sdk.data import AgeBins
 from deletion_sdk.errors import BudgetExceeded, ConflictError, InputError, IntegrityError, JobError
+from deletion_sdk.jobs._shared import attempt_seed, shadow_pool
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
 from deletion_sdk.jobs.evidence import find_qualification
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
@@ -357,13 +358,7 @@ class BatchRunner:
         return float(t) * n_retain / float(n)
 
     def _seed(self, job: _Job, attempt: int) -> int:
-        """The seed of an attempt: from the deployment's seed and the forget set, never from the job id.
-
-        The same requests on the same data give the same unlearning and verification randomness, so a
-        job's outcome can be reproduced; ``DELETION_SDK_SEED`` varies it.
-        """
-        material = f"{self.context.settings.seed}:{job.state.forget_merkle_root}"
-        return int(hashlib.sha256(material.encode()).hexdigest()[:7], 16) + attempt
+        return attempt_seed(self.context.settings.seed, job.state.forget_merkle_root, attempt)
 
     def _report(self, job: _Job) -> VerificationReport:
         """The current attempt's verification report, as recorded (its digest is checked)."""
@@ -585,7 +580,7 @@ class BatchRunner:
                 unlearned=unlearned.model,
                 original=loaded.model,
                 forget=sets.forget,
-                pool=_union(sets.retain, sets.forget),
+                pool=shadow_pool(sets.retain, sets.forget),
                 original_digest=original.weights_digest,
                 config=recipe,
                 context=self.context,
@@ -741,18 +736,3 @@ def _check_override(unlearner: str | None, policy: Policy) -> None:
             f"The 'unlearner' parameter must be one of policy {policy.id}'s methods "
             f"({', '.join(policy.unlearning.methods)}). Got {unlearner!r} instead."
         )
-
-
-def _union(a: FaceTensors, b: FaceTensors) -> FaceTensors:
-    """Rows of both, sorted by example id (a stable pool for the shadow bank)."""
-    import torch
-
-    ids = (*a.example_ids, *b.example_ids)
-    order = sorted(range(len(ids)), key=ids.__getitem__)
-    both = FaceTensors(
-        images=torch.cat([a.images, b.images]),
-        labels=torch.cat([a.labels, b.labels]),
-        ages=torch.cat([a.ages, b.ages]),
-        example_ids=ids,
-    )
-    return both.take(order)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from sqlmodel import Session
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
+from deletion_sdk.jobs._shared import attempt_seed, shadow_pool
 from deletion_sdk.jobs.evidence import find_qualification, per_example_evidence
 from deletion_sdk.jobs.models import load_model_version, load_splits, training_set_root
 from deletion_sdk.jobs.snapshot import load_examples
@@ -172,12 +172,6 @@ def _read_only(ledger: Ledger) -> Iterator[Session]:
             session.rollback()
 
 
-def _seed(settings_seed: int, forget_merkle_root: str) -> int:
-    """The seed of a batch job's first attempt on this forget set (``BatchRunner._seed``, attempt 0)."""
-    material = f"{settings_seed}:{forget_merkle_root}"
-    return int(hashlib.sha256(material.encode()).hexdigest()[:7], 16)
-
-
 @dataclass(frozen=True)
 class _Target:
     """What a batch job claimed now would work on, read from the ledger."""
@@ -291,7 +285,7 @@ class RedTeam:
             self.progress(
                 f"red team of policy {target.policy.id} on {model} v{target.original.version}: "
                 f"{target.n_requests} due requests, {len(sets.forget)} forget vs {len(sets.holdout)} "
-                f"holdout examples, {len(selected)} cheats"
+                f"holdout examples, {len(selected)} cheat{'' if len(selected) == 1 else 's'}"
             )
             bank = None
             if per_example and recipe is not None:
@@ -418,10 +412,9 @@ class RedTeam:
         The deployment's own bank of this version when it is complete (reading it writes nothing);
         otherwise a bank trained now under ``scratch`` and discarded with it.
         """
-        from deletion_sdk.jobs.pipeline import _union  # the batch job's pool, so its bank is the same
 
         settings = self.context.settings
-        pool = _union(sets.retain, sets.forget)
+        pool = shadow_pool(sets.retain, sets.forget)  # the batch job's pool: its bank is the same
         deployed_bank = ShadowBank(
             pool=pool,
             model_digest=original.weights_digest,
@@ -460,7 +453,7 @@ class RedTeam:
         asks the harder question.
         """
         policy, original = target.policy, target.original
-        seed = _seed(self.context.settings.seed, target.forget_merkle_root)
+        seed = attempt_seed(self.context.settings.seed, target.forget_merkle_root, 0)
         context = UnlearningContext(device=self.context.device, seed=seed, train_config=recipe)
         result = run_unlearner(cheat, loaded.model, forget=sets.forget, retain=sets.retain, context=context)
         report = verify_population(

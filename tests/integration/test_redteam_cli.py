@@ -97,3 +97,20 @@ def test_redteam_bad_input_exits_2_with_one_line(sqlite_template: Workspace, tmp
     assert nothing_due.returncode == 2 and nothing_due.stdout == ""
     assert nothing_due.stderr.startswith("error: no verified request is due")
     assert nothing_due.stderr.count("\n") == 1
+
+
+def test_redteam_refuses_data_that_is_not_the_model_training_set(
+    sqlite_template: Workspace, tmp_path: Path, env_for
+) -> None:  # type: ignore[no-untyped-def]
+    ws = env_for(copy(sqlite_template, tmp_path))
+    engine = sa.create_engine(f"sqlite:///{ws.home / 'ledger.db'}")
+    try:
+        with engine.begin() as conn:  # the model now claims another training set than the ledger's
+            conn.execute(sa.text("UPDATE model_versions SET training_root = :root"), {"root": "0" * 64})
+    finally:
+        engine.dispose()
+
+    out = _redteam("--cheat", "noop_cheat", "--json")
+
+    assert out.returncode == 1 and out.stdout == ""  # not a verdict: no report on stdout
+    assert out.stderr.startswith("error: ") and "training_root" in out.stderr

@@ -31,6 +31,7 @@ EXPECTED = [
     "ModelVersionRecord",
     "NotFoundError",
     "Policy",
+    "RedTeamReport",
     "ReportData",
     "RequestRecord",
     "RequestStatus",
