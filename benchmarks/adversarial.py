@@ -69,7 +69,8 @@ def run_seed(args: argparse.Namespace, seed: int, methods: list[str]) -> list[di
     train_s = time.perf_counter() - start
     forget, retain = _forget_people(data.train, args.requests, seed)
     policies = [load_policy(p) for p in args.policies]
-    probes = args.probes or any(p.verification.thresholds.uses_probes for p in policies)
+    needed = {name for p in policies for name in p.verification.thresholds.uses_probes}
+    probes: bool | tuple[str, ...] = True if args.probes else tuple(sorted(needed))
     rows = []
     for method in methods:
         start = time.perf_counter()

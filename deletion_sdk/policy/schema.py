@@ -119,9 +119,16 @@ class Thresholds(_Frozen):
     )
 
     @property
-    def uses_probes(self) -> bool:
-        """Whether a check needs the relearning or perturbation probe."""
-        return self.max_relearn_accuracy_gap is not None or self.max_perturbed_accuracy_gap is not None
+    def uses_probes(self) -> tuple[str, ...]:
+        """The probes a check needs (``"relearn"``, ``"perturb"``); empty when none."""
+        return tuple(
+            name
+            for name, threshold in (
+                ("relearn", self.max_relearn_accuracy_gap),
+                ("perturb", self.max_perturbed_accuracy_gap),
+            )
+            if threshold is not None
+        )
 
 
 # What each tier's evidence is judged by: a policy of that tier must set every one of these.

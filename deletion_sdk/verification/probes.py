@@ -39,16 +39,16 @@ class ProbeFigures(FrozenModel):
     """What the probes measured on one model (accuracy gaps: forget minus holdout, same probe).
 
     Attributes:
-        relearn_forget_accuracy_gap: after ``relearn_steps`` retain-only steps.
+        relearn_forget_accuracy_gap: after ``relearn_steps`` retain-only steps (None: not run).
         relearn_steps: optimiser steps of the relearning probe.
-        perturbed_forget_accuracy_gap: after noise and ``perturb_steps`` steps towards the true label.
+        perturbed_forget_accuracy_gap: after noise and a few steps towards the true label (None: not run).
         perturb_epsilon: L∞ radius of the perturbation (pixel scale ``[0, 1]``).
         weight_distance: relative L2 distance of the weights to the original's (None without it).
     """
 
-    relearn_forget_accuracy_gap: float
+    relearn_forget_accuracy_gap: float | None
     relearn_steps: int
-    perturbed_forget_accuracy_gap: float
+    perturbed_forget_accuracy_gap: float | None
     perturb_epsilon: float
     weight_distance: float | None = None
 
@@ -157,10 +157,20 @@ def run_probes(
     device: str | torch.device = "auto",
     relearn_steps: int = 60,
     epsilon: float = 2.0 / 255,
+    relearn: bool = True,
+    perturb: bool = True,
+    max_holdout: int = 1000,
 ) -> ProbeFigures:
-    """Every probe on ``model`` (the original, when given, is only used for the weight distance)."""
-    return ProbeFigures(
-        relearn_forget_accuracy_gap=relearning_gap(
+    """The chosen probes on ``model`` (the original, when given, is only used for the weight distance).
+
+    The holdout set is subsampled to ``max_holdout`` rows (seeded): it only has to estimate an accuracy.
+    """
+    if len(holdout) > max_holdout:
+        rows = np.sort(np.random.default_rng(seed).choice(len(holdout), size=max_holdout, replace=False))
+        holdout = holdout.take(rows.tolist())
+    relearned = perturbed = None
+    if relearn:
+        relearned = relearning_gap(
             model,
             retain=retain,
             forget=forget,
@@ -168,11 +178,15 @@ def run_probes(
             steps=relearn_steps,
             seed=seed,
             device=device,
-        ),
-        relearn_steps=relearn_steps,
-        perturbed_forget_accuracy_gap=perturbation_gap(
+        )
+    if perturb:
+        perturbed = perturbation_gap(
             model, forget=forget, holdout=holdout, epsilon=epsilon, seed=seed, device=device
-        ),
+        )
+    return ProbeFigures(
+        relearn_forget_accuracy_gap=relearned,
+        relearn_steps=relearn_steps,
+        perturbed_forget_accuracy_gap=perturbed,
         perturb_epsilon=epsilon,
         weight_distance=None if original is None else weight_distance(model, original),
     )

@@ -334,7 +334,7 @@ def verify_population(
     max_retain: int = 5000,
     age_bins: AgeBins | None = None,
     batch_size: int = 512,
-    probes: bool = False,
+    probes: bool | tuple[str, ...] = False,
 ) -> VerificationReport:
     """Tier-1 evidence: population membership attacks and utility, forget vs holdout.
 
@@ -352,8 +352,8 @@ def verify_population(
         max_retain: most retain rows evaluated.
         age_bins: age groups for the MAE (default :class:`AgeBins`).
         batch_size: rows per forward pass.
-        probes: also run the relearning and perturbation probes (:func:`run_probes`) on the model and,
-            when given, the original.
+        probes: also run the probes (:func:`run_probes`) on the model and, when given, the original:
+            True for all, or the names of those wanted (``"relearn"``, ``"perturb"``).
 
     Returns:
         :class:`VerificationReport` at tier ``population``. It holds evidence only; the policy decides.
@@ -391,12 +391,15 @@ def verify_population(
     figures = _figures(evidence, utility)
     original_figures = None if original is None else _original_figures(evidence, utilities)
     if probes:
+        wanted: tuple[str, ...] = ("relearn", "perturb") if probes is True else tuple(probes or ())
         common: dict[str, Any] = {
             "forget": forget,
             "holdout": holdout,
             "retain": retain,
             "seed": seed,
             "device": device or "auto",
+            "relearn": "relearn" in wanted,
+            "perturb": "perturb" in wanted,
         }
         figures = _with_probes(figures, run_probes(model, original=original, **common))
         if original is not None and original_figures is not None:

@@ -61,8 +61,15 @@ def _judge(d: Deployment, method: str) -> tuple[VerificationReport, dict[str, De
         retain=d.retain,
         context=UnlearningContext(device="cpu", seed=SEED, train_config=d.config),
     )
+    probes = tuple(sorted({n for p in POLICIES for n in load_policy(p).verification.thresholds.uses_probes}))
     report = verify_population(
-        result.model, forget=d.forget, holdout=d.holdout, retain=d.retain, original=d.original, seed=SEED
+        result.model,
+        forget=d.forget,
+        holdout=d.holdout,
+        retain=d.retain,
+        original=d.original,
+        seed=SEED,
+        probes=probes,
     )
     exact = None
     if method == "retrain":
@@ -77,10 +84,10 @@ def _judge(d: Deployment, method: str) -> tuple[VerificationReport, dict[str, De
 
 
 # Not caught yet: over five seeds of this deployment (BENCHMARKS.md, "Adversarial matrix") gdpr-art17 and
-# ccpa certified these in 2-3 runs each. Their hidden units hand the forget set plausible outputs; only a
-# probe of the weights can see past that, and none of the probes tried separates them from honest methods
-# yet. They stay in the suite, marked, so the gap is visible in every test run.
-NOT_CAUGHT_YET = {"detector_calibrated_cheat", "detector_mimic_cheat"}
+# ccpa certified it in 3 runs. Its hidden units hand the forget set plausible outputs through a step that
+# passes no gradient; none of the probes tried separates it from honest methods yet. It stays in the suite,
+# marked, so the gap is visible in every test run.
+NOT_CAUGHT_YET = {"detector_calibrated_cheat"}
 
 
 @pytest.mark.parametrize(
