@@ -38,12 +38,19 @@ GOOD = {
     "margin_auc": 0.53,
     "tied_fraction": 0.0,
     "forget_accuracy_gap": 0.02,
+    "perturbed_forget_accuracy_gap": 0.03,
     "retain_accuracy_ratio_to_original": 0.95,
     "holdout_accuracy_ratio_to_original": 0.99,
     "reference_auc": None,
 }
 # What the original model scores: it remembers the forget set, so the forgetting checks have power.
-REMEMBERS = {**GOOD, "forget_holdout_auc": 0.71, "margin_auc": 0.73, "forget_accuracy_gap": 0.30}
+REMEMBERS = {
+    **GOOD,
+    "forget_holdout_auc": 0.71,
+    "margin_auc": 0.73,
+    "forget_accuracy_gap": 0.30,
+    "perturbed_forget_accuracy_gap": 0.33,
+}
 
 
 def _with(
@@ -66,6 +73,7 @@ def test_every_threshold_becomes_a_check(report: VerificationReport) -> None:
         "margin_attack_auc",
         "auc_gap_to_reference",
         "forget_accuracy_gap",
+        "perturbed_accuracy_gap",
         "retain_accuracy_ratio",
         "holdout_accuracy_ratio",
         "forgetting_power",
@@ -198,6 +206,7 @@ def test_a_check_the_original_would_pass_makes_the_decision_inconclusive(report:
         ("forget_holdout_auc", 0.05, "auc_gap_to_reference"),  # over-forgotten: far less confident
         ("forget_accuracy_gap", -0.25, "forget_accuracy_gap"),  # predictions pushed to wrong classes
         ("forget_accuracy_gap", 0.25, "forget_accuracy_gap"),  # still recognised
+        ("perturbed_forget_accuracy_gap", 0.3, "perturbed_accuracy_gap"),  # recognised when nudged
         ("tied_fraction", 1.0, "evidence_not_degenerate"),  # every loss rounds to ln(classes)
     ],
 )
