@@ -7,8 +7,8 @@ judged exactly as the batch job judges a candidate: ``verify_population`` agains
 the relearning and perturbation probes when a policy uses them) and ``evaluate`` under each policy.
 "Certified" means the decision passed. A cheat that any policy certifies is a bug in the verification.
 
-The per-example tier (``strict``) needs a shadow bank; ``--shadow K`` trains K reference models per seed
-(default 0: strict is then judged on population evidence only and, fail-closed, certifies nothing).
+The per-example tier (``strict``) needs a shadow bank, which this harness does not train: strict is
+judged on population evidence only and, fail-closed, certifies nothing.
 
     python benchmarks/adversarial.py --json > benchmarks/out/adversarial.json
     python benchmarks/adversarial.py --subjects 400 --image-size 16 --requests 12 --seeds 5
