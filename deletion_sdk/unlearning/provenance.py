@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 
 from deletion_sdk.unlearning.registry import get_unlearner, unlearner_source
 
-__all__ = ["UnlearnerProvenance", "unlearner_provenance"]
+__all__ = ["UnlearnerProvenance", "code_digest", "unlearner_provenance"]
 
 
 class UnlearnerProvenance(BaseModel):
@@ -39,7 +39,8 @@ class UnlearnerProvenance(BaseModel):
     code_sha256: str | None
 
 
-def _code_digest(cls: type) -> str | None:
+def code_digest(cls: type) -> str | None:
+    """SHA-256 of the file that defines ``cls`` (None when it has no readable file)."""
     try:
         return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()
     except (OSError, TypeError):
@@ -58,5 +59,5 @@ def unlearner_provenance(name: str) -> UnlearnerProvenance:
         version=str(getattr(cls, "version", "unknown")),
         class_path=f"{cls.__module__}.{cls.__qualname__}",
         source=unlearner_source(name),
-        code_sha256=_code_digest(cls),
+        code_sha256=code_digest(cls),
     )

@@ -19,7 +19,6 @@ certificate cites that digest.
 from __future__ import annotations
 
 import hashlib
-import inspect
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -132,13 +131,6 @@ class StoredQualification(FrozenModel):
 
     path: Path
     digest: str
-
-
-def _code_digest(cls: type) -> str | None:
-    try:
-        return hashlib.sha256(Path(inspect.getfile(cls)).read_bytes()).hexdigest()
-    except (OSError, TypeError):
-        return None
 
 
 def store_qualification(
@@ -291,6 +283,7 @@ def qualify(
         InputError: N < 6, a forget example missing from ``train``, or an unknown unlearner / parameter.
     """
     from deletion_sdk.unlearning import UnlearningContext, create_unlearner, run_unlearner
+    from deletion_sdk.unlearning.provenance import code_digest
 
     if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 6:
         raise InputError(f"The 'n_models' parameter must be an int >= 6. Got {n_models!r} instead.")
@@ -358,7 +351,7 @@ def qualify(
     report = QualificationReport(
         unlearner=method.name,
         unlearner_version=method.version,
-        code_sha256=_code_digest(type(method)),
+        code_sha256=code_digest(type(method)),
         params=method.params.model_dump(mode="json"),
         train_config=model_config,
         n_models=n_models,
