@@ -9,6 +9,7 @@ leaves (see :func:`deletion_sdk.ledger.lineage.examples_root`). Weights are cont
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,6 +188,10 @@ def load_job_sets(
 ) -> JobSets:
     """Load the original model's forget set and splits, checking them against its training root.
 
+    The retain set is the training pool without the forget set. A batch job has suppressed the forget
+    subjects when it resolved them (the pool already lacks them); a look before any job (the red team)
+    has not, so any forget example still in the pool is taken out here.
+
     Raises:
         JobError: the model names no dataset, or the ledger's training examples (retain + forget) no
             longer match the model's recorded ``training_root``.
@@ -194,6 +199,12 @@ def load_job_sets(
     if original.dataset_id is None:
         raise JobError(f"model {original.name} v{original.version} names no training dataset")
     splits = load_splits(ledger, layout, dataset=original.dataset_id, image_size=image_size, bins=bins)
+    if any(r.example_id in forget_ids for r in splits.train_rows):
+        splits = dataclasses.replace(
+            splits,
+            train=splits.train.exclude(forget_ids),
+            train_rows=tuple(r for r in splits.train_rows if r.example_id not in forget_ids),
+        )
     with ledger.session(write=False) as session:
         rows = lineage.dataset_examples(session, dataset=original.dataset_id, split="train")
         root_dir = lineage.get_dataset(session, original.dataset_id).root_dir

@@ -38,8 +38,7 @@ from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
 from deletion_sdk.jobs._shared import attempt_seed, shadow_pool
 from deletion_sdk.jobs.evidence import find_qualification, per_example_evidence
-from deletion_sdk.jobs.models import load_model_version, load_splits, training_set_root
-from deletion_sdk.jobs.snapshot import load_examples
+from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger import requests as reqs
@@ -177,21 +176,10 @@ class _Target:
     """What a batch job claimed now would work on, read from the ledger."""
 
     original: ModelVersionRecord
-    dataset_id: int
     policy: Policy
     n_requests: int
     forget_ids: frozenset[str]
     forget_merkle_root: str
-    train_rows: tuple[lineage.ExampleInput, ...]
-    root_dir: str | None
-
-
-@dataclass(frozen=True)
-class _Sets:
-    forget: FaceTensors
-    retain: FaceTensors
-    holdout: FaceTensors
-    test: FaceTensors | None
 
 
 @dataclass(frozen=True)
@@ -245,8 +233,8 @@ class RedTeam:
             InputError: an unknown cheat or policy, no verified request due, no training data of the due
                 requests in the model's dataset, or a per-example policy on a model with no training recipe.
             NotFoundError: no deployed version of ``model``.
-            IntegrityError: the ledger's training examples do not hash to the model's ``training_root``,
-                or an image or the weights differ from their recorded digests.
+            JobError: the ledger's training examples do not hash to the model's ``training_root``.
+            IntegrityError: an image or the weights differ from their recorded digests.
         """
         selected = select_cheats(cheats)
         if not isinstance(population_only, bool):
@@ -284,7 +272,7 @@ class RedTeam:
             sets = self._sets(target, loaded.metadata.image_size, scratch)
             self.progress(
                 f"red team of policy {target.policy.id} on {model} v{target.original.version}: "
-                f"{target.n_requests} due requests, {len(sets.forget)} forget vs {len(sets.holdout)} "
+                f"{target.n_requests} due requests, {len(sets.forget)} forget vs {len(sets.splits.holdout)} "
                 f"holdout examples, {len(selected)} cheat{'' if len(selected) == 1 else 's'}"
             )
             bank = None
@@ -310,7 +298,7 @@ class RedTeam:
             evidence_tier=tier.value if per_example else Tier.POPULATION.value,
             n_requests=target.n_requests,
             n_forget=len(sets.forget),
-            n_holdout=len(sets.holdout),
+            n_holdout=len(sets.splits.holdout),
             forget_merkle_root=target.forget_merkle_root,
             rows=tuple(rows),
             certified_any=any(r.certified for r in rows),
@@ -354,58 +342,28 @@ class RedTeam:
                     f"training example in model {model} v{original.version}'s dataset: a batch job would "
                     "forget nothing"
                 )
-            train_rows = tuple(lineage.dataset_examples(session, dataset=original.dataset_id, split="train"))
-            root_dir = lineage.get_dataset(session, original.dataset_id).root_dir
         return _Target(
             original=original,
-            dataset_id=original.dataset_id,
             policy=self.context.policies.get(policy_id),
             n_requests=len(due),
             forget_ids=frozenset(manifest.example_ids),
             forget_merkle_root=manifest.merkle_root,
-            train_rows=train_rows,
-            root_dir=None if root_dir is None else str(root_dir),
         )
 
-    def _sets(self, target: _Target, image_size: int, scratch: HomeLayout) -> _Sets:
-        """Forget, retain, holdout and test sets, checked against the model's training root.
-
-        ``load_splits`` removes only subjects suppressed already; the due requests' subjects are not yet
-        (a batch job suppresses them when it resolves), so the forget ids are excluded here. Images are
-        decoded into ``scratch``'s cache, never the deployment's.
-
-        Raises:
-            IntegrityError: retain + forget do not hash to the model's recorded ``training_root``.
-        """
-        original = target.original
-        splits = load_splits(
-            self.ledger, scratch, dataset=target.dataset_id, image_size=image_size, bins=self.bins
-        )
-        retain_rows = [r for r in splits.train_rows if r.example_id not in target.forget_ids]
-        forget_rows = [r for r in target.train_rows if r.example_id in target.forget_ids]
-        expected = training_set_root([*retain_rows, *forget_rows])
-        if original.training_root and expected != original.training_root:
-            raise IntegrityError(
-                f"the ledger's training examples (retain + forget) no longer match model {original.name} "
-                f"v{original.version}'s recorded training set (training_root differs); refusing to judge "
-                "the policy on the wrong data"
-            )
-        forget = load_examples(
-            forget_rows,
-            root_dir=target.root_dir,
+    def _sets(self, target: _Target, image_size: int, scratch: HomeLayout) -> JobSets:
+        """Forget, retain, holdout and test sets, as the batch job loads them (checked against the model's
+        training root), with images decoded into ``scratch``'s cache, never the deployment's."""
+        return load_job_sets(
+            self.ledger,
+            scratch,
+            original=target.original,
+            forget_ids=target.forget_ids,
             image_size=image_size,
             bins=self.bins,
-            cache_dir=None,
-        )
-        return _Sets(
-            forget=forget,
-            retain=splits.train.exclude(target.forget_ids),
-            holdout=splits.holdout,
-            test=splits.test if len(splits.test) else None,
         )
 
     def _bank(
-        self, original: ModelVersionRecord, sets: _Sets, recipe: TrainConfig, scratch: HomeLayout
+        self, original: ModelVersionRecord, sets: JobSets, recipe: TrainConfig, scratch: HomeLayout
     ) -> _Bank:
         """The shadow bank the per-example evidence uses, by the context that says where it lives.
 
@@ -443,7 +401,7 @@ class RedTeam:
         cheat: str,
         target: _Target,
         loaded: LoadedCheckpoint,
-        sets: _Sets,
+        sets: JobSets,
         recipe: TrainConfig | None,
         bank: _Bank | None,
     ) -> RedTeamRow:
@@ -459,9 +417,9 @@ class RedTeam:
         report = verify_population(
             result.model,
             forget=sets.forget,
-            holdout=sets.holdout,
+            holdout=sets.splits.holdout,
             retain=sets.retain,
-            test=sets.test,
+            test=sets.splits.test if len(sets.splits.test) else None,
             original=loaded.model,
             device=self.context.device,
             seed=seed,
