@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from deletion_sdk.errors import InputError
-from deletion_sdk.unlearning import Unlearner, load_entry_points, register_unlearner
-from deletion_sdk.unlearning import registry as _registry
+from deletion_sdk.unlearning import Unlearner
+from deletion_sdk.unlearning.registry import registered_for
 
 __all__ = ["SOURCE", "registered"]
 
@@ -47,20 +47,5 @@ def registered(*cheats: type[Unlearner[Any]]) -> Iterator[tuple[type[Unlearner[A
     names = [getattr(cls, "name", None) for cls in cheats]
     if len(set(names)) != len(names):
         raise InputError(f"The 'cheats' parameter must hold classes with distinct names. Got {names!r}.")
-    # Read the entry points now: a plugin loaded lazily inside the block would be lost on exit.
-    load_entry_points()
-    # The registry has no public snapshot/restore, and the source of a previous registration (e.g.
-    # "plugin:<dist>") cannot be set back through register_unlearner: read and restore its dicts.
-    saved = {name: (_registry._REGISTRY.get(name), _registry._SOURCES.get(name)) for name in names if name}
-    try:
-        for cls in cheats:
-            register_unlearner(cls, force=True)
-            _registry._SOURCES[cls.name] = SOURCE
+    with registered_for(cheats, source=SOURCE):
         yield tuple(cheats)
-    finally:
-        for name, (previous, source) in saved.items():
-            _registry._unregister(name)
-            if previous is not None:
-                register_unlearner(previous, force=True)
-                if source is not None:
-                    _registry._SOURCES[name] = source

@@ -12,6 +12,8 @@ warning; it never breaks the registry.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from importlib import metadata
 from typing import Any
 
@@ -86,6 +88,34 @@ def _unregister(name: str) -> None:
     """Remove a registration (tests use this to clean up after plugin checks)."""
     _REGISTRY.pop(name, None)
     _SOURCES.pop(name, None)
+
+
+@contextlib.contextmanager
+def registered_for(classes: Sequence[type[Unlearner]], *, source: str) -> Iterator[None]:
+    """Register ``classes`` (replacing by name, recorded with ``source``) until the block ends.
+
+    On exit, even on an error, every name gets back exactly what it had before: the previous class and
+    its recorded source, or nothing. Entry points are read first, so a plugin loaded lazily inside the
+    block cannot be lost on exit.
+
+    Raises:
+        RegistryError: a class is not registrable; nothing stays registered.
+    """
+    load_entry_points()
+    names = [n for n in (getattr(cls, "name", None) for cls in classes) if isinstance(n, str)]
+    saved = {name: (_REGISTRY.get(name), _SOURCES.get(name)) for name in names}
+    try:
+        for cls in classes:
+            register_unlearner(cls, force=True)
+            _SOURCES[cls.name] = source
+        yield
+    finally:
+        for name, (previous, previous_source) in saved.items():
+            _unregister(name)
+            if previous is not None:
+                _REGISTRY[name] = previous
+            if previous_source is not None:
+                _SOURCES[name] = previous_source
 
 
 def load_entry_points(*, force: bool = False) -> list[str]:
