@@ -30,6 +30,7 @@ from torch import nn
 
 from deletion_sdk._device import resolve_device
 from deletion_sdk.data.tensors import FaceTensors, iterate_batches
+from deletion_sdk.training.evaluation import accuracy
 from deletion_sdk.verification._arrays import FrozenModel
 
 __all__ = ["ProbeFigures", "perturbation_gap", "relearning_gap", "run_probes", "weight_distance"]
@@ -51,15 +52,6 @@ class ProbeFigures(FrozenModel):
     perturbed_forget_accuracy_gap: float | None
     perturb_epsilon: float
     weight_distance: float | None = None
-
-
-def _accuracy(model: nn.Module, data: FaceTensors, device: torch.device, batch_size: int = 512) -> float:
-    model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    with torch.no_grad():
-        for x, y, _ in iterate_batches(data, batch_size, device=device):
-            correct += (model(x).argmax(dim=1) == y).sum()
-    return float(correct.item()) / max(1, len(data))
 
 
 def relearning_gap(
@@ -89,15 +81,13 @@ def relearning_gap(
             done += 1
             if done >= steps:
                 break
-    return _accuracy(probe, forget, dev) - _accuracy(probe, holdout, dev)
+    return accuracy(probe, forget, device=dev) - accuracy(probe, holdout, device=dev)
 
 
 def _perturbed_accuracy(
     model: nn.Module, data: FaceTensors, *, epsilon: float, steps: int, seed: int, device: torch.device
 ) -> float:
     model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
     generator = torch.Generator().manual_seed(seed)
     correct = 0
     step = epsilon / max(1, steps) * 1.5
@@ -111,8 +101,6 @@ def _perturbed_accuracy(
             delta = (delta.detach() - step * grad.sign()).clamp(-epsilon, epsilon)
         with torch.no_grad():
             correct += int((model((x + delta).clamp(0, 1)).argmax(dim=1) == y).sum())
-    for p in model.parameters():
-        p.requires_grad_(True)
     return correct / max(1, len(data))
 
 
@@ -128,7 +116,7 @@ def perturbation_gap(
 ) -> float:
     """Forget minus holdout accuracy under a small perturbation towards each example's true label."""
     dev = resolve_device(device)
-    probe = copy.deepcopy(model).to(dev)
+    probe = copy.deepcopy(model).to(dev).requires_grad_(False)  # gradients flow to the input only
     on_forget = _perturbed_accuracy(probe, forget, epsilon=epsilon, steps=steps, seed=seed, device=dev)
     on_holdout = _perturbed_accuracy(probe, holdout, epsilon=epsilon, steps=steps, seed=seed, device=dev)
     return on_forget - on_holdout
