@@ -1,8 +1,8 @@
 """A tiny, real task for the cheats: a tiny_cnn that has memorised random 16x16 images.
 
-The same pattern as ``tests/unit/unlearning/conftest.py``: random labels on random pixels generalise to
-nothing, so everything the model knows about a forget example is memorised. An ``unseen`` set of
-fresh random images stands for people the model never saw.
+The same pattern (and data generator) as ``tests/unit/unlearning/conftest.py``: random labels on
+random pixels generalise to nothing, so everything the model knows about a forget example is
+memorised. An ``unseen`` set of fresh random images stands for people the model never saw.
 
 The data seed is 1; set ``REDTEAM_TEST_SEED`` to another integer to check that no assertion depends
 on the draw (the margins were checked on seeds 1, 2 and 3).
@@ -20,12 +20,9 @@ from torch import nn
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.training import TrainConfig, train_model
 from deletion_sdk.unlearning import UnlearningContext
+from tests.unit.unlearning.conftest import CLASSES, N_FORGET, N_TRAIN, SIZE, random_faces
 
-N_TRAIN = 96
-N_FORGET = 16
 N_UNSEEN = 64
-CLASSES = 4
-SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,6 @@ class CheatTask:
         kwargs: dict[str, object] = {"device": "cpu", "seed": self.seed, "train_config": self.config}
         kwargs.update(overrides)
         return UnlearningContext(**kwargs)  # type: ignore[arg-type]
-
-
-def random_faces(n: int, *, seed: int, classes: int = CLASSES, size: int = SIZE) -> FaceTensors:
-    g = torch.Generator().manual_seed(seed)
-    return FaceTensors(
-        images=torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8),
-        labels=torch.randint(0, classes, (n,), generator=g),
-        ages=torch.rand(n, generator=g) * 80,
-        example_ids=tuple(f"ex-{seed}-{i}" for i in range(n)),
-    )
 
 
 def logits_of(model: nn.Module, data: FaceTensors) -> torch.Tensor:
