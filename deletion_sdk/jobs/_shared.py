@@ -1,14 +1,54 @@
-"""What the batch job and the red-team check must compute identically: attempt seeds and the LiRA pool."""
+"""What the batch job and the red-team check must compute identically: attempt seeds, the LiRA pool,
+and the decision on a candidate."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from deletion_sdk.data import FaceTensors
+from deletion_sdk.jobs.evidence import find_qualification
+from deletion_sdk.policy import Decision, ExactRetraining, Policy, evaluate
+from deletion_sdk.verification import VerificationReport
 
-__all__ = ["attempt_seed", "shadow_pool"]
+__all__ = ["attempt_seed", "decide", "jsonable_params", "shadow_pool"]
+
+
+def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
+    """An unlearner's parameters as they are recorded (and as qualification reports are matched by)."""
+    loaded: dict[str, Any] = json.loads(json.dumps(params, default=str))
+    return loaded
+
+
+def decide(
+    policy: Policy,
+    report: VerificationReport,
+    *,
+    method: str,
+    code_sha256: str | None,
+    params: dict[str, Any],
+    qualification_dir: Path,
+    exact: ExactRetraining | None = None,
+) -> tuple[Decision, str | None]:
+    """(decision, digest of the qualification report it cited): the policy applied to a candidate.
+
+    A qualification is cited only for the same code with the same parameters.
+    """
+    qualified = find_qualification(
+        method, directory=qualification_dir, code_sha256=code_sha256, params=params
+    )
+    decision = evaluate(
+        policy,
+        report,
+        method=method,
+        qualification_score_ratio=None if qualified is None else qualified[1],
+        exact=exact,
+    )
+    return decision, None if qualified is None else qualified[0]
 
 
 def attempt_seed(settings_seed: int, forget_merkle_root: str | None, attempt: int) -> int:

@@ -42,9 +42,8 @@ from deletion_sdk.audit import AuditLog
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins
 from deletion_sdk.errors import BudgetExceeded, ConflictError, InputError, IntegrityError, JobError
-from deletion_sdk.jobs._shared import attempt_seed, shadow_pool
+from deletion_sdk.jobs._shared import attempt_seed, decide, jsonable_params, shadow_pool
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
-from deletion_sdk.jobs.evidence import find_qualification
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
 from deletion_sdk.jobs.results import BatchResult
 from deletion_sdk.jobs.summarise import summarise_job
@@ -58,7 +57,7 @@ from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState, Ste
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
-from deletion_sdk.policy import ExactRetraining, Policy, evaluate
+from deletion_sdk.policy import ExactRetraining, Policy
 from deletion_sdk.training import CheckpointMetadata, save_checkpoint
 from deletion_sdk.unlearning import UnlearningContext, run_unlearner, unlearner_provenance
 from deletion_sdk.verification import VerificationReport, verify_population
@@ -507,7 +506,7 @@ class BatchRunner:
             attempt = attempt.model_copy(
                 update=dict(
                     method_version=result.version,
-                    params=json.loads(json.dumps(result.params, default=str)),
+                    params=jsonable_params(result.params),
                     wall_time_s=result.wall_time_s,
                     budget_s=result.budget_s,
                     device=result.device,
@@ -605,22 +604,18 @@ class BatchRunner:
     def _step_decide(self, job: _Job) -> _Job:
         attempt = job.state.current_attempt
         policy = self._policy(job)
-        qualified = find_qualification(
-            attempt.method,
-            directory=self.context.layout.qualification,
-            code_sha256=attempt.code_sha256,
-            params=attempt.params,
-        )
-        decision = evaluate(
+        decision, qualification_digest = decide(
             policy,
             self._report(job),
             method=attempt.method,
-            qualification_score_ratio=None if qualified is None else qualified[1],
+            code_sha256=attempt.code_sha256,
+            params=attempt.params,
+            qualification_dir=self.context.layout.qualification,
             exact=attempt.exact,
         )
         decided = attempt.model_copy(
             update={
-                "qualification_report_digest": None if qualified is None else qualified[0],
+                "qualification_report_digest": qualification_digest,
                 "decision": decision,
                 "outcome": AttemptOutcome.PASSED
                 if decision.passed

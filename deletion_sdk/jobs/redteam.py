@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -36,8 +35,8 @@ from sqlmodel import Session
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
-from deletion_sdk.jobs._shared import attempt_seed, shadow_pool
-from deletion_sdk.jobs.evidence import find_qualification, per_example_evidence
+from deletion_sdk.jobs._shared import attempt_seed, decide, jsonable_params, shadow_pool
+from deletion_sdk.jobs.evidence import per_example_evidence
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import lineage, registry
@@ -46,7 +45,7 @@ from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
-from deletion_sdk.policy import Policy, evaluate
+from deletion_sdk.policy import Policy
 from deletion_sdk.policy.schema import Tier
 from deletion_sdk.redteam import CHEATS, registered
 from deletion_sdk.training import LoadedCheckpoint, TrainConfig
@@ -437,19 +436,14 @@ class RedTeam:
                 config=bank.recipe,
                 context=bank.context,
             )
-        provenance = unlearner_provenance(cheat)
-        # the batch job cites a qualification only for the same code and parameters: so does the red team
-        qualified = find_qualification(
-            cheat,
-            directory=self.context.layout.qualification,
-            code_sha256=provenance.code_sha256,
-            params=json.loads(json.dumps(result.params, default=str)),
-        )
-        decision = evaluate(
+        # judged as the batch job judges: a qualification counts only for the same code and parameters
+        decision, _ = decide(
             policy,
             report,
             method=cheat,
-            qualification_score_ratio=None if qualified is None else qualified[1],
+            code_sha256=unlearner_provenance(cheat).code_sha256,
+            params=jsonable_params(result.params),
+            qualification_dir=self.context.layout.qualification,
         )
         return RedTeamRow(
             cheat=cheat,
