@@ -9,19 +9,46 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
-from deletion_sdk.data import FaceTensors
+from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.jobs.evidence import find_qualification
+from deletion_sdk.jobs.models import JobSets
 from deletion_sdk.policy import Decision, ExactRetraining, Policy, evaluate
-from deletion_sdk.verification import VerificationReport
+from deletion_sdk.verification import VerificationReport, verify_population
 
-__all__ = ["attempt_seed", "decide", "jsonable_params", "shadow_pool"]
+__all__ = ["attempt_seed", "decide", "jsonable_params", "population_evidence", "shadow_pool"]
 
 
 def jsonable_params(params: dict[str, Any]) -> dict[str, Any]:
     """An unlearner's parameters as they are recorded (and as qualification reports are matched by)."""
     loaded: dict[str, Any] = json.loads(json.dumps(params, default=str))
     return loaded
+
+
+def population_evidence(
+    candidate: nn.Module,
+    *,
+    original: nn.Module,
+    sets: JobSets,
+    policy: Policy,
+    device: str,
+    seed: int,
+    bins: AgeBins,
+) -> VerificationReport:
+    """The population-tier report on a candidate against the original, with the probes ``policy`` uses."""
+    return verify_population(
+        candidate,
+        forget=sets.forget,
+        holdout=sets.splits.holdout,
+        retain=sets.retain,
+        test=sets.splits.test if len(sets.splits.test) else None,
+        original=original,
+        device=device,
+        seed=seed,
+        age_bins=bins,
+        probes=policy.verification.thresholds.uses_probes,
+    )
 
 
 def decide(

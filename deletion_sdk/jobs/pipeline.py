@@ -42,7 +42,13 @@ from deletion_sdk.audit import AuditLog
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins
 from deletion_sdk.errors import BudgetExceeded, ConflictError, InputError, IntegrityError, JobError
-from deletion_sdk.jobs._shared import attempt_seed, decide, jsonable_params, shadow_pool
+from deletion_sdk.jobs._shared import (
+    attempt_seed,
+    decide,
+    jsonable_params,
+    population_evidence,
+    shadow_pool,
+)
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
 from deletion_sdk.jobs.results import BatchResult
@@ -60,7 +66,7 @@ from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import ExactRetraining, Policy
 from deletion_sdk.training import CheckpointMetadata, save_checkpoint
 from deletion_sdk.unlearning import UnlearningContext, run_unlearner, unlearner_provenance
-from deletion_sdk.verification import VerificationReport, verify_population
+from deletion_sdk.verification import VerificationReport
 
 __all__ = ["STEPS", "BatchRunner"]
 
@@ -549,17 +555,14 @@ class BatchRunner:
         tier = self._policy(job).verification.tier.value
         n_forget, n_holdout = len(sets.forget), len(sets.splits.holdout)
         self.progress(f"verifying at tier '{tier}' ({n_forget} forget vs {n_holdout} holdout examples)")
-        report = verify_population(
+        report = population_evidence(
             unlearned.model,
-            forget=sets.forget,
-            holdout=sets.splits.holdout,
-            retain=sets.retain,
-            test=sets.splits.test if len(sets.splits.test) else None,
             original=loaded.model,
+            sets=sets,
+            policy=self._policy(job),
             device=self.context.device,
             seed=self._seed(job, job.attempt),
-            age_bins=self.bins,
-            probes=self._policy(job).verification.thresholds.uses_probes,
+            bins=self.bins,
         )
         if tier != "population":
             from deletion_sdk.jobs.evidence import per_example_evidence

@@ -35,7 +35,13 @@ from sqlmodel import Session
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins, FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
-from deletion_sdk.jobs._shared import attempt_seed, decide, jsonable_params, shadow_pool
+from deletion_sdk.jobs._shared import (
+    attempt_seed,
+    decide,
+    jsonable_params,
+    population_evidence,
+    shadow_pool,
+)
 from deletion_sdk.jobs.evidence import per_example_evidence
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version
 from deletion_sdk.layout import HomeLayout
@@ -50,7 +56,7 @@ from deletion_sdk.policy.schema import Tier
 from deletion_sdk.redteam import CHEATS, registered
 from deletion_sdk.training import LoadedCheckpoint, TrainConfig
 from deletion_sdk.unlearning import Unlearner, UnlearningContext, run_unlearner, unlearner_provenance
-from deletion_sdk.verification import ShadowBank, default_shadow_models, verify_population
+from deletion_sdk.verification import ShadowBank, default_shadow_models
 
 __all__ = ["RedTeam", "RedTeamReport", "RedTeamRow", "select_cheats"]
 
@@ -413,17 +419,14 @@ class RedTeam:
         seed = attempt_seed(self.context.settings.seed, target.forget_merkle_root, 0)
         context = UnlearningContext(device=self.context.device, seed=seed, train_config=recipe)
         result = run_unlearner(cheat, loaded.model, forget=sets.forget, retain=sets.retain, context=context)
-        report = verify_population(
+        report = population_evidence(
             result.model,
-            forget=sets.forget,
-            holdout=sets.splits.holdout,
-            retain=sets.retain,
-            test=sets.splits.test if len(sets.splits.test) else None,
             original=loaded.model,
+            sets=sets,
+            policy=policy,
             device=self.context.device,
             seed=seed,
-            age_bins=self.bins,
-            probes=policy.verification.thresholds.uses_probes,
+            bins=self.bins,
         )
         if bank is not None:
             report = per_example_evidence(
