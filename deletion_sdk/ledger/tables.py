@@ -21,6 +21,12 @@ TABLE_MODULES: tuple[str, ...] = (
     "deletion_sdk.ledger.core_tables",  # 0001_initial
     "deletion_sdk.ledger.audit_tables",  # 0002_audit
     "deletion_sdk.ledger.job_tables",  # 0003_jobs
+    "deletion_sdk.ledger.erasure_tables",  # 0004_erasure
+    "deletion_sdk.ledger.audit_tree_tables",  # 0005_audit_tree
+    "deletion_sdk.ledger.service_tables",  # 0006_service
+    "deletion_sdk.ledger.inputs_tables",  # 0007_inputs
+    "deletion_sdk.ledger.crypto_tables",  # 0008_crypto
+    "deletion_sdk.ledger.external_tables",  # 0009_external
 )
 
 
