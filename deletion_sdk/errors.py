@@ -17,6 +17,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     ├── IntegrityError              stored bytes do not match their recorded digest
     ├── BudgetExceeded              an unlearner ran out of its time budget
     ├── JobError                    a batch job could not finish a step
+    │   └── ErasureError            an artifact holding erased data could not be deleted (names why)
     └── VerificationError           a security or forgetting check failed (fail closed)
         ├── SignatureError          a DSSE signature or signed checkpoint does not verify
         ├── AuditLogError           the audit log was modified, removed, inserted or reordered
@@ -33,6 +34,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DeletionSDKError",
+    "ErasureError",
     "IllegalTransitionError",
     "InputError",
     "IntegrityError",
@@ -115,6 +117,10 @@ class BudgetExceeded(DeletionSDKError):
 
 class JobError(DeletionSDKError):
     """A batch job step could not be completed."""
+
+
+class ErasureError(JobError):
+    """An artifact holding an erased person's data could not be deleted, or is still readable."""
 
 
 class VerificationError(DeletionSDKError):
