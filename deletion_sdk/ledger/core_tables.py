@@ -57,6 +57,10 @@ class Dataset(SQLModel, table=True):
     examples_root: str = Field(sa_column=sa.Column(sa.String(64), nullable=False))
     n_examples: int = Field(sa_column=sa.Column(sa.Integer, nullable=False))
     created_at: datetime = Field(sa_column=sa.Column(UTCDateTime(), nullable=False))
+    # the source store holding the example files (0004_erasure; see deletion_sdk.erasure.store)
+    store: str = Field(
+        default="local", sa_column=sa.Column(sa.String(64), nullable=False, server_default="local")
+    )
 
 
 class Example(SQLModel, table=True):

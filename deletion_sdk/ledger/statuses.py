@@ -33,9 +33,14 @@ OPEN_REQUEST_SQL = "status NOT IN ('cancelled', 'completed', 'denied', 'no_data'
 
 
 class ModelStatus(StrEnum):
-    """Lifecycle of a model version. At most one version per model name is ``deployed``."""
+    """Lifecycle of a model version. At most one version per model name is ``deployed``.
+
+    ``retired``: the version holds data of erased people; it can never be deployed again and its weights
+    are deleted (at once, or when the policy's grace period ends).
+    """
 
     DEPLOYED = "deployed"
     SUPERSEDED = "superseded"
     CANDIDATE = "candidate"
     REJECTED = "rejected"
+    RETIRED = "retired"
