@@ -11,6 +11,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     │   ├── ManifestError           a dataset manifest or import file is malformed
     │   └── RegistryError           unknown or duplicate plugin name (lists what is registered)
     ├── NotFoundError (LookupError) a request, dataset, model, job or entry does not exist
+    ├── AuthenticationError         an API token is missing, unknown, revoked or outside its scope
     ├── ConflictError               the ledger's state forbids the operation
     │   ├── IllegalTransitionError  a request status change the lifecycle does not allow
     │   └── SuppressedSubjectError  data of an erased subject offered for ingestion
@@ -30,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "AuditLogError",
+    "AuthenticationError",
     "BudgetExceeded",
     "ConfigurationError",
     "ConflictError",
@@ -81,6 +83,10 @@ class RegistryError(InputError):
 
 class NotFoundError(DeletionSDKError, LookupError):
     """The requested object does not exist."""
+
+
+class AuthenticationError(DeletionSDKError):
+    """An API token is missing, unknown, revoked, or not allowed what it was used for."""
 
 
 class ConflictError(DeletionSDKError):
