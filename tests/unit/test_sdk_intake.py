@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import structlog
 
 from deletion_sdk.errors import ConflictError, IllegalTransitionError, InputError, UnknownPolicyError
 from deletion_sdk.ledger.lineage import ExampleInput
@@ -27,9 +26,12 @@ def sdk(home: Path) -> Iterator[DeletionSDK]:
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
     stream = io.StringIO()
+    root = logging.getLogger()
+    before_level, before_handlers = root.level, list(root.handlers)
     configure_logging(level="DEBUG", json=True, stream=stream)
     yield stream
-    structlog.reset_defaults()
+    root.handlers[:] = before_handlers
+    root.setLevel(before_level)
 
 
 def test_open_creates_home_database_and_key(home: Path) -> None:
