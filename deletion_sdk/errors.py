@@ -11,6 +11,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     │   ├── ManifestError           a dataset manifest or import file is malformed
     │   └── RegistryError           unknown or duplicate plugin name (lists what is registered)
     ├── NotFoundError (LookupError) a request, dataset, model, job or entry does not exist
+    │   └── ShreddedDataError       the example's data key was destroyed (crypto-shredded)
     ├── AuthenticationError         an API token is missing, unknown, revoked or outside its scope
     ├── ConflictError               the ledger's state forbids the operation
     │   ├── IllegalTransitionError  a request status change the lifecycle does not allow
@@ -46,6 +47,7 @@ __all__ = [
     "PolicyError",
     "ProofError",
     "RegistryError",
+    "ShreddedDataError",
     "SignatureError",
     "SuppressedSubjectError",
     "UnknownPolicyError",
@@ -83,6 +85,10 @@ class RegistryError(InputError):
 
 class NotFoundError(DeletionSDKError, LookupError):
     """The requested object does not exist."""
+
+
+class ShreddedDataError(NotFoundError):
+    """An example's data key was destroyed (crypto-shredded): its ciphertext can no longer be read."""
 
 
 class AuthenticationError(DeletionSDKError):
