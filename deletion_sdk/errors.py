@@ -20,6 +20,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     ├── BudgetExceeded              an unlearner ran out of its time budget
     ├── JobError                    a batch job could not finish a step
     │   └── ErasureError            an artifact holding erased data could not be deleted (names why)
+    ├── ExecutorError               a training task failed or its executor gave no result in time
     └── VerificationError           a security or forgetting check failed (fail closed)
         ├── SignatureError          a DSSE signature or signed checkpoint does not verify
         ├── AuditLogError           the audit log was modified, removed, inserted or reordered
@@ -38,6 +39,7 @@ __all__ = [
     "ConflictError",
     "DeletionSDKError",
     "ErasureError",
+    "ExecutorError",
     "IllegalTransitionError",
     "InputError",
     "IntegrityError",
@@ -133,6 +135,10 @@ class JobError(DeletionSDKError):
 
 class ErasureError(JobError):
     """An artifact holding an erased person's data could not be deleted, or is still readable."""
+
+
+class ExecutorError(DeletionSDKError):
+    """A training or unlearning task failed, or its executor (e.g. Ray) gave no result in time."""
 
 
 class VerificationError(DeletionSDKError):
