@@ -10,6 +10,7 @@ from deletion_sdk._facade.base import FacadeBase, text_arg
 from deletion_sdk.ledger import intake, requests
 from deletion_sdk.ledger._types import parse_instant, utcnow
 from deletion_sdk.ledger.records import HistoryEntry, ImportReport, RequestRecord, SubmitResult
+from deletion_sdk.ledger.request_input import validate_request_input
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.ledger.subjects import subject_ref
 
@@ -48,18 +49,21 @@ class IntakeOperations(FacadeBase):
             InputError: empty subject, unknown policy, malformed or future date, bad key.
             ConflictError: the idempotency key belongs to another subject's or policy's request.
         """
-        policy_obj = self.policy(text_arg(policy, "policy", what="a policy id such as gdpr-art17"))
-        ref = subject_ref(subject, self.subject_key)
-        now = utcnow()
-        received = (
-            now if received_at is None else parse_instant(received_at, parameter="received_at", now=now)
+        # The same limits and date bounds as CSV/JSONL import and the HTTP service.
+        fields = validate_request_input(
+            subject=subject,
+            policy=policy,
+            received_at=received_at,
+            idempotency_key=idempotency_key,
+            now=utcnow(),
         )
+        policy_obj = self.policy(fields.policy)
+        ref = subject_ref(fields.subject, self.subject_key)
+        received = fields.received_at
         key = (
             None
-            if idempotency_key is None
-            else intake.keyed_idempotency_key(
-                self.subject_key, text_arg(idempotency_key, "idempotency_key", what="a non-empty key")
-            )
+            if fields.idempotency_key is None
+            else intake.keyed_idempotency_key(self.subject_key, fields.idempotency_key)
         )
         who = text_arg(actor, "actor", what="a non-empty actor name")
         result = requests.submit(

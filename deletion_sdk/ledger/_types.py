@@ -79,7 +79,10 @@ def parse_instant(
             f"The '{parameter}' parameter must be an ISO 8601 string or a datetime. "
             f"Got {type(value).__name__} instead."
         )
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError as e:  # 9999-12-31T23:00-05:00 is past the last representable UTC instant
+        raise InputError(f"The '{parameter}' parameter is outside the representable range in UTC.") from e
     reference = now or utcnow()
     if not allow_future and moment > reference + FUTURE_TOLERANCE:
         raise InputError(

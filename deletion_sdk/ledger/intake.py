@@ -9,9 +9,12 @@ Columns (CSV header) or keys (one JSON object per line):
 ``idempotency_key`` optional  caller's key; default: derived from the row (below) when ``received_at`` is set
 ==================  ========  ==========================================================================
 
-Good rows land; every bad row is reported with its line number and reason (which never repeats the raw
-identifier) and nothing is recorded for it. An unreadable file, or a header without ``subject`` and
-``policy`` or with an unknown column, rejects the whole file.
+Both formats hold one request per line (a CSV field cannot span lines). Every row is checked on its own by
+:func:`~deletion_sdk.ledger.request_input.validate_request_input` (the limits and date bounds that
+``requests submit`` and the HTTP service apply too): good rows land; every bad row (invalid UTF-8, a line
+over the size cap, bad JSON, a JSON object with a duplicate key, a field out of bounds) is reported with its
+line number and reason (which never repeats the raw identifier) and nothing is recorded for it. An unreadable
+file, or a header without ``subject`` and ``policy`` or with an unknown column, rejects the whole file.
 
 Re-importing a file creates no duplicates. A row without an idempotency key but with ``received_at`` gets a
 derived key ``row-`` + hex HMAC-SHA256 of ``subject_ref|policy|received_at`` under the subject key, so the
@@ -24,6 +27,7 @@ chunk falls back to row-by-row :func:`~deletion_sdk.ledger.requests.submit`.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hmac
 import json
@@ -38,11 +42,12 @@ from sqlmodel import Session
 
 from deletion_sdk.errors import ConflictError, DeletionSDKError, InputError, ManifestError
 from deletion_sdk.ledger._bulk import bulk_insert, ensure_subjects
-from deletion_sdk.ledger._types import parse_instant, table_of, utcnow
+from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import ChangeEvent, emit_many
 from deletion_sdk.ledger.records import ImportReport, ImportRowError
+from deletion_sdk.ledger.request_input import MAX_ROW_BYTES, validate_request_input
 from deletion_sdk.ledger.requests import OPEN_STATUSES, new_request_values, received_event, submit
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
 from deletion_sdk.logging import get_logger
@@ -93,49 +98,110 @@ def keyed_idempotency_key(key: SubjectKey, caller_key: str) -> str:
     return "idk-" + hmac.digest(key.secret, message, "sha256").hex()
 
 
-def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, raw mapping) per data row; raises ManifestError for file-level problems."""
-    suffix = path.suffix.lower()
+def _lines(path: Path) -> Iterator[tuple[int, str | None, str | None]]:
+    """(line number, text, error) per non-blank physical line, each read with a cap of MAX_ROW_BYTES.
+
+    Each line is decoded on its own, so invalid UTF-8 costs one row, never the file; a byte-order mark at the
+    start of the file is skipped (CSV and JSONL alike).
+    """
+    with path.open("rb") as fh:
+        number = 0
+        while True:
+            chunk = fh.readline(MAX_ROW_BYTES + 1)
+            if not chunk:
+                return
+            number += 1
+            if len(chunk) > MAX_ROW_BYTES and not chunk.endswith(b"\n"):
+                while chunk and not chunk.endswith(b"\n"):  # skip the rest of the over-long line
+                    chunk = fh.readline(1 << 16)
+                yield number, None, f"the row is longer than {MAX_ROW_BYTES} bytes"
+                continue
+            if number == 1 and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            try:
+                text = chunk.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError:
+                yield number, None, "the row is not valid UTF-8"
+                continue
+            if text.strip():
+                yield number, text, None
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise _DuplicateKeyError(f"duplicate key(s) {', '.join(repr(k) for k in dupes)}")
+    return dict(pairs)
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _jsonl_row(text: str) -> dict[str, Any]:
     try:
-        if suffix == ".csv":
-            with path.open(newline="", encoding="utf-8-sig") as fh:
-                reader = csv.DictReader(fh)
-                header = [h.strip() for h in (reader.fieldnames or [])]
+        obj = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except _DuplicateKeyError as e:
+        return {"__error__": str(e)}
+    except json.JSONDecodeError as e:
+        return {"__error__": f"not valid JSON ({e.msg})"}
+    except (ValueError, RecursionError):  # an integer too long to convert, nesting too deep
+        return {"__error__": "not valid JSON (too deeply nested or a number too large)"}
+    if not isinstance(obj, dict):
+        return {"__error__": "each line must be a JSON object"}
+    unknown = sorted(set(obj) - set(IMPORT_COLUMNS))
+    if unknown:
+        shown = ", ".join(repr(k[:40]) for k in unknown[:5])
+        return {"__error__": f"unknown key(s) {shown}; known keys: {', '.join(IMPORT_COLUMNS)}"}
+    return obj
+
+
+def _raw_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, raw mapping) per data row; raises ManifestError for file-level problems.
+
+    Both formats hold one request per line (a CSV field cannot span lines), so a bad line never hides the
+    next one.
+    """
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".jsonl", ".ndjson"):
+        raise ManifestError(
+            f"The 'path' parameter must name a .csv or .jsonl file. Got {path.name!r} instead."
+        )
+    try:
+        lines = _lines(path)
+        if suffix != ".csv":
+            for number, text, error in lines:
+                yield number, ({"__error__": error} if text is None else _jsonl_row(text))
+            return
+        header: list[str] | None = None
+        for number, text, error in lines:
+            fields: list[str] | None = None
+            if text is not None:
+                try:
+                    fields = next(csv.reader([text], strict=True), [])
+                except csv.Error as e:
+                    error = f"not valid CSV ({e})"
+            if header is None:
+                if fields is None:
+                    raise ManifestError(f"{path}:{number}: cannot read the header: {error}")
+                header = [h.strip() for h in fields]
                 _check_columns(path, header)
-                reader.fieldnames = header
-                for raw in reader:
-                    if None in raw:
-                        yield reader.line_num, {"__error__": "more fields than the header has columns"}
-                        continue
-                    if all((v or "").strip() == "" for v in raw.values()):
-                        continue  # blank line
-                    yield reader.line_num, raw
-        elif suffix in (".jsonl", ".ndjson"):
-            with path.open(encoding="utf-8") as fh:
-                for number, text in enumerate(fh, start=1):
-                    if not text.strip():
-                        continue
-                    try:
-                        obj = json.loads(text)
-                    except json.JSONDecodeError as e:
-                        yield number, {"__error__": f"not valid JSON ({e.msg})"}
-                        continue
-                    if not isinstance(obj, dict):
-                        yield number, {"__error__": "each line must be a JSON object"}
-                        continue
-                    unknown = sorted(set(obj) - set(IMPORT_COLUMNS))
-                    if unknown:
-                        yield number, {"__error__": f"unknown key(s) {', '.join(unknown)}"}
-                        continue
-                    yield number, obj
-        else:
-            raise ManifestError(
-                f"The 'path' parameter must name a .csv or .jsonl file. Got {path.name!r} instead."
-            )
+                continue
+            if fields is None:
+                yield number, {"__error__": error}
+            elif len(fields) > len(header):
+                yield number, {"__error__": "more fields than the header has columns"}
+            elif all(not f.strip() for f in fields):
+                continue
+            else:
+                yield number, dict(zip(header, fields, strict=False))
+        if header is None:
+            _check_columns(path, [])
     except FileNotFoundError as e:
         raise ManifestError(f"import file not found: {path}") from e
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ManifestError(f"cannot read import file {path}: {e}") from e
+    except OSError as e:
+        raise ManifestError(f"cannot read import file {path}: {e.strerror or e}") from e
 
 
 def _check_columns(path: Path, header: Sequence[str]) -> None:
@@ -155,14 +221,10 @@ def _check_columns(path: Path, header: Sequence[str]) -> None:
         raise ManifestError(f"{path}:1: duplicate column(s) {', '.join(dupes)}")
 
 
-def _text(raw: dict[str, Any], name: str) -> str | None:
+def _optional(raw: dict[str, Any], name: str) -> object:
+    """A field as given, with a blank string (an empty CSV cell) read as absent."""
     value = raw.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InputError(f"'{name}' must be a string")
-    value = value.strip()
-    return value or None
+    return None if isinstance(value, str) and not value.strip() else value
 
 
 def read_import_file(
@@ -172,7 +234,11 @@ def read_import_file(
     load_policy: Callable[[str], Policy],
     now: datetime,
 ) -> tuple[list[_Row], list[ImportRowError], int]:
-    """Parse and validate every row. Returns (good rows, bad rows, number of data rows)."""
+    """Parse and validate every row on its own. Returns (good rows, bad rows, number of data rows).
+
+    Every field goes through :func:`~deletion_sdk.ledger.request_input.validate_request_input`, the rules
+    ``requests submit`` and the HTTP service apply too.
+    """
     good: list[_Row] = []
     bad: list[ImportRowError] = []
     policies: dict[str, Policy | DeletionSDKError] = {}
@@ -182,40 +248,39 @@ def read_import_file(
         try:
             if "__error__" in raw:
                 raise InputError(str(raw["__error__"]))
-            subject = _text(raw, "subject")
-            if subject is None:
-                raise InputError("missing subject")
-            policy_id = _text(raw, "policy")
-            if policy_id is None:
-                raise InputError("missing policy")
-            if policy_id not in policies:
+            fields = validate_request_input(
+                subject=raw.get("subject"),
+                policy=raw.get("policy"),
+                received_at=_optional(raw, "received_at"),
+                idempotency_key=_optional(raw, "idempotency_key"),
+                now=now,
+            )
+            if fields.policy not in policies:
                 try:
-                    policies[policy_id] = load_policy(policy_id)
+                    policies[fields.policy] = load_policy(fields.policy)
                 except DeletionSDKError as e:
-                    policies[policy_id] = e
-            policy = policies[policy_id]
+                    policies[fields.policy] = e
+            policy = policies[fields.policy]
             if isinstance(policy, DeletionSDKError):
                 raise policy
-            received_text = _text(raw, "received_at")
-            received_at = (
-                now
-                if received_text is None
-                else parse_instant(received_text, parameter="received_at", now=now)
-            )
-            key = _text(raw, "idempotency_key")
-            if key is not None and len(key) > 200:
-                raise InputError("idempotency_key is longer than 200 characters")
-            ref = subject_ref(subject, subject_key)
+            ref = subject_ref(fields.subject, subject_key)
+            key = fields.idempotency_key
             if key is not None:
                 key = keyed_idempotency_key(subject_key, key)
-            elif received_text is not None:
+            elif fields.received_at_given:
                 key = derived_idempotency_key(
-                    subject_key, subject_ref=ref, policy_id=policy.id, received_at=received_at
+                    subject_key, subject_ref=ref, policy_id=policy.id, received_at=fields.received_at
                 )
-            good.append(_Row(line, ref, policy, received_at, key))
+            good.append(_Row(line, ref, policy, fields.received_at, key))
         except DeletionSDKError as e:
-            bad.append(ImportRowError(line=line, reason=str(e).splitlines()[0]))
+            bad.append(ImportRowError(line=line, reason=one_line(e)))
     return good, bad, count
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message, never empty."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:

@@ -51,11 +51,12 @@ def test_csv_import_lands_good_rows_and_reports_bad_ones(
     assert (report.created, report.existing, report.duplicate_of_open) == (3, 0, 1)
     assert [(e.line, e.reason.split(" ")[0]) for e in report.errors] == [
         (4, "Unknown"),
-        (5, "missing"),
+        (5, "The"),
         (6, "The"),
         (7, "The"),
     ]
     assert "nonsense" in report.errors[0].reason
+    assert "'subject'" in report.errors[1].reason
     assert "'received_at'" in report.errors[2].reason and "future" in report.errors[3].reason
     assert len(report.request_ids) == 4
     assert report.request_ids[0] == report.request_ids[2]  # line 8 is alice again: her open request

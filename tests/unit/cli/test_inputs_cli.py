@@ -1,0 +1,81 @@
+"""Hostile input at the command line: one ``error:`` line, exit 2, nothing recorded (Found 4 and 8)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+import structlog
+
+from deletion_sdk.cli.app import main
+
+
+def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
+    """The console script's main in-process: (exit code, stdout, stderr)."""
+    with pytest.raises(SystemExit) as info:
+        main(["--home", str(home), *args])
+    out, err = capsys.readouterr()
+    return (info.value.code if isinstance(info.value.code, int) else 1), out, err
+
+
+def snapshot(home: Path) -> dict[str, list[str]]:
+    engine = sa.create_engine(f"sqlite:///{home / 'ledger.db'}")
+    try:
+        with engine.connect() as conn:
+            names = [r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")]
+            return {t: sorted(map(repr, conn.exec_driver_sql(f'SELECT * FROM "{t}"').all())) for t in names}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _reset_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--subject", "\udcff", "--policy", "ccpa"], "valid UTF-8"),  # invalid UTF-8 in argv
+        (["--subject", "a@example.com", "--policy", "ccpa\udcff"], "valid UTF-8"),
+        (
+            ["--subject", "a@example.com", "--policy", "ccpa", "--received-at", "9999-12-31T23:00:00-05:00"],
+            "range",
+        ),
+        (["--subject", "a@example.com", "--policy", "ccpa", "--received-at", "0001-01-01"], "1970"),
+        (["--subject", "a@example.com", "--policy", "ccpa", "--idempotency-key", "k" * 201], "at most 200"),
+    ],
+)
+def test_submit_refuses_hostile_input(
+    capsys: pytest.CaptureFixture[str], home: Path, extra: list[str], message: str
+) -> None:
+    run(capsys, home, "init")
+    before = snapshot(home)
+    code, out, err = run(capsys, home, "requests", "submit", *extra, "--json")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert snapshot(home) == before
+
+
+def test_import_lands_good_rows_past_a_bad_one(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    run(capsys, home, "init")
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        '{"subject": "\\ud800", "policy": "ccpa"}\n'
+        + json.dumps(
+            {"subject": "b@example.com", "policy": "ccpa", "received_at": "9999-12-31T23:00:00-05:00"}
+        )
+        + "\n"
+        + json.dumps({"subject": "c@example.com", "policy": "ccpa"})
+        + "\n"
+    )
+    code, out, err = run(capsys, home, "requests", "import", str(path), "--json")
+    report = json.loads(out)
+    assert code == 1 and "Traceback" not in err
+    assert report["created"] == 1 and [e["line"] for e in report["errors"]] == [1, 2]
