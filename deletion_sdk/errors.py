@@ -9,6 +9,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     │   ├── UnknownPolicyError      no policy with that id
     │   ├── PolicyError             a policy file is malformed (names the field and line)
     │   ├── ManifestError           a dataset manifest or import file is malformed
+    │   ├── ContainsErasedDataError a model version holding erased people's data asked to be deployed
     │   └── RegistryError           unknown or duplicate plugin name (lists what is registered)
     ├── NotFoundError (LookupError) a request, dataset, model, job or entry does not exist
     │   └── ShreddedDataError       the example's data key was destroyed (crypto-shredded)
@@ -37,6 +38,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigurationError",
     "ConflictError",
+    "ContainsErasedDataError",
     "DeletionSDKError",
     "ErasureError",
     "ExecutorError",
@@ -79,6 +81,10 @@ class PolicyError(InputError):
 
 class ManifestError(InputError):
     """A dataset manifest or request import file is malformed."""
+
+
+class ContainsErasedDataError(InputError):
+    """A model version that holds erased people's data was asked to be deployed (or is retired)."""
 
 
 class RegistryError(InputError):

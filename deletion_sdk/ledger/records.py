@@ -108,6 +108,7 @@ class DatasetRecord(_Frozen):
     splits: dict[str, int] = Field(default_factory=dict, description="Examples per split.")
     n_subjects: int = 0
     created_at: AwareDatetime
+    store: str = Field(default="local", description="The source store holding the example files.")
 
 
 class SuppressionRecord(_Frozen):

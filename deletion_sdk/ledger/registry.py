@@ -21,6 +21,7 @@ from deletion_sdk.ledger.core_tables import Dataset, ModelVersion
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import emit
 from deletion_sdk.ledger.records import ModelVersionRecord
+from deletion_sdk.ledger.retirement import check_deployable
 from deletion_sdk.ledger.statuses import ModelStatus
 from deletion_sdk.logging import get_logger
 
@@ -220,12 +221,15 @@ def mark_deployed(session: Session, model_version_id: int) -> ModelVersionRecord
     Raises:
         NotFoundError: no such version.
         ConflictError: the version was rejected.
+        ContainsErasedDataError: the version is retired, or holds data of people whose erasure was
+            requested (the message names the version and why).
     """
     row = _row(session, model_version_id)
     if row.status == ModelStatus.DEPLOYED.value:
         return _record(row)
     if row.status == ModelStatus.REJECTED.value:
         raise ConflictError(f"model version {model_version_id} was rejected and cannot be deployed")
+    check_deployable(session, row)
     previous = session.exec(
         select(ModelVersion)
         .where(ModelVersion.name == row.name, ModelVersion.status == ModelStatus.DEPLOYED.value)
@@ -279,6 +283,8 @@ def set_status(session: Session, model_version_id: int, status: ModelStatus | st
         )
     row = _row(session, model_version_id)
     before = row.status
+    if before == ModelStatus.RETIRED.value and target is not ModelStatus.RETIRED:
+        raise ConflictError(f"model version {model_version_id} is retired; its status cannot change")
     row.status = target.value
     session.add(row)
     session.flush()

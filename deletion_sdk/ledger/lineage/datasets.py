@@ -29,12 +29,14 @@ from deletion_sdk.ledger._bulk import ensure_subjects
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.core_tables import Dataset, Example
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.erasure_tables import Tombstone
 from deletion_sdk.ledger.events import emit
 from deletion_sdk.ledger.lineage._sql import insert_examples
 from deletion_sdk.ledger.lineage._validate import validate_records
 from deletion_sdk.ledger.lineage.leaves import leaves_root
 from deletion_sdk.ledger.lineage.manifest import ExampleInput
 from deletion_sdk.ledger.lineage.suppression import suppressed_examples
+from deletion_sdk.ledger.lineage.tombstones import TombstoneHits, tombstone_hits
 from deletion_sdk.ledger.records import DatasetRecord
 from deletion_sdk.logging import get_logger
 
@@ -62,6 +64,21 @@ def _refuse_suppressed(name: str, hits: list[ExampleInput]) -> SuppressedSubject
     )
 
 
+def _refuse_erased(name: str, hits: TombstoneHits) -> SuppressedSubjectError:
+    parts = []
+    if hits.by_id:
+        ids = sorted(r.example_id for r in hits.by_id)
+        parts.append(f"{len(ids)} example id(s) of erased examples: {', '.join(ids[:20])}")
+    if hits.by_digest:
+        ids = sorted(r.example_id for r in hits.by_digest)
+        parts.append(
+            f"{len(ids)} file(s) with the bytes of erased examples (whatever subject they name): "
+            f"{', '.join(ids[:20])}"
+        )
+    more = " …" if max(len(hits.by_id), len(hits.by_digest)) > 20 else ""
+    return SuppressedSubjectError(f"refusing to register dataset {name!r}: {'; '.join(parts)}{more}")
+
+
 def register_examples(
     ledger: Ledger,
     *,
@@ -70,6 +87,7 @@ def register_examples(
     root_dir: Path | str | None = None,
     manifest_digest: str | None = None,
     now: datetime | None = None,
+    store: str = "local",
 ) -> DatasetRecord:
     """Register a dataset snapshot and its examples in one transaction.
 
@@ -80,6 +98,7 @@ def register_examples(
         root_dir: the directory example paths are relative to (None: in-memory data).
         manifest_digest: SHA-256 of the manifest file, when registered from one.
         now: registration time (tests pin it).
+        store: the source store holding the files (see :mod:`deletion_sdk.erasure.store`).
 
     Returns:
         The dataset record (``examples_root`` is the Merkle root of its examples).
@@ -88,7 +107,8 @@ def register_examples(
         InputError: bad name.
         ManifestError: a malformed or duplicate record.
         ConflictError: a dataset of that name exists.
-        SuppressedSubjectError: some examples belong to erased subjects (nothing registered).
+        SuppressedSubjectError: some examples belong to erased subjects, reuse an erased example's id, or
+            hold an erased example's bytes (nothing registered).
     """
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise InputError(
@@ -109,6 +129,9 @@ def register_examples(
         hits = suppressed_examples(session, rows)
         if hits:
             raise _refuse_suppressed(name, hits)
+        erased = tombstone_hits(session, rows)
+        if erased:
+            raise _refuse_erased(name, erased)
         refs = sorted({r.subject_ref for r in rows})
         ensure_subjects(session, refs, now=stamp)
         dataset = Dataset(
@@ -118,6 +141,7 @@ def register_examples(
             examples_root=root,
             n_examples=len(rows),
             created_at=stamp,
+            store=store,
         )
         session.add(dataset)
         session.flush()
@@ -135,6 +159,7 @@ def register_examples(
             splits=dict(sorted(Counter(r.split for r in rows).items())),
             n_subjects=len(refs),
             created_at=stamp,
+            store=store,
         )
         emit(
             session,
@@ -204,6 +229,7 @@ def _dataset_record(session: Session, row: Dataset) -> DatasetRecord:
         splits={str(k): int(v) for k, v in splits.items()},
         n_subjects=int(n_subjects),
         created_at=row.created_at,
+        store=row.store,
     )
 
 
@@ -222,8 +248,13 @@ def list_datasets(session: Session) -> tuple[DatasetRecord, ...]:
     return tuple(_dataset_record(session, r) for r in rows)
 
 
-def dataset_examples(session: Session, *, dataset: int | str, split: str | None = None) -> list[ExampleInput]:
-    """The dataset's examples (optionally one split), sorted by example id."""
+def dataset_examples(
+    session: Session, *, dataset: int | str, split: str | None = None, include_erased: bool = False
+) -> list[ExampleInput]:
+    """The dataset's examples (optionally one split), sorted by example id.
+
+    Examples whose source files were erased (tombstoned) are left out unless ``include_erased``.
+    """
     row = dataset_row(session, dataset)
     examples = table_of(Example)
     query = sa.select(
@@ -236,6 +267,13 @@ def dataset_examples(session: Session, *, dataset: int | str, split: str | None 
     ).where(examples.c.dataset_id == row.id)
     if split is not None:
         query = query.where(examples.c.split == split)
+    if not include_erased:
+        stones = table_of(Tombstone)
+        query = query.where(
+            ~sa.exists().where(
+                stones.c.dataset_id == examples.c.dataset_id, stones.c.example_id == examples.c.example_id
+            )
+        )
     out = [ExampleInput(*r) for r in session.execute(query).all()]
     out.sort(key=lambda e: e.example_id)
     return out

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from deletion_sdk.errors import InputError, NotFoundError
 from deletion_sdk.ledger._types import table_of
 from deletion_sdk.ledger.core_tables import DeletionRequest, Example
+from deletion_sdk.ledger.erasure_tables import Tombstone
 from deletion_sdk.ledger.lineage._sql import chunks
 from deletion_sdk.ledger.lineage.datasets import dataset_row
 from deletion_sdk.ledger.lineage.leaves import leaves_root
@@ -64,6 +65,12 @@ def _matches(
         query = query.where(examples.c.dataset_id == dataset_id)
     if split is not None:
         query = query.where(examples.c.split == split)
+    stones = table_of(Tombstone)  # erased examples are gone: nothing left to forget
+    query = query.where(
+        ~sa.exists().where(
+            stones.c.dataset_id == examples.c.dataset_id, stones.c.example_id == examples.c.example_id
+        )
+    )
     matches: list[tuple[str, str, int, str]] = []
     for part in chunks(refs, _RESOLVE_CHUNK):
         matches.extend(map(tuple, session.execute(query, {"refs": list(part)}).all()))  # type: ignore[arg-type]
