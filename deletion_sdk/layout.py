@@ -3,7 +3,7 @@
 =====================  ==========================================================
 ``ledger.db``          the SQLite ledger (when no database URL is configured)
 ``subject.key``        the HMAC key behind subject references (mode 0600)
-``keys/``              the Ed25519 signing key pair
+``keys/``              the Ed25519 signing key pair; ``keys/master.key`` wraps the data keys (0600)
 ``models/<name>/``     content-addressed weights of trained model versions
 ``jobs/<job id>/``     a batch job's forget-set manifest, verification reports, candidates
 ``shadow/<digest>/``   the shadow bank of one model version (per-example tier)
@@ -11,6 +11,7 @@
 ``certificates/``      signed certificates
 ``reports/``           the privacy officer's HTML reports
 ``cache/``             decoded-image tensor caches keyed by example digests
+``vault/``             ingested examples, each sealed under its owner's data key (crypto-shredding)
 =====================  ==========================================================
 
 Nothing here touches the disk: the layout only computes paths. No other module joins a literal
@@ -69,6 +70,14 @@ class HomeLayout:
     @property
     def public_key(self) -> Path:
         return self.keys / "signing.pub"
+
+    @property
+    def master_key(self) -> Path:
+        return self.keys / "master.key"
+
+    @property
+    def vault(self) -> Path:
+        return self.home / "vault"
 
     @property
     def models(self) -> Path:

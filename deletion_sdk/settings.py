@@ -7,6 +7,7 @@ variable               meaning                                          default
 ``DATABASE_URL``       any SQLAlchemy URL                               SQLite file under HOME
 ``SUBJECT_KEY``        hex HMAC key for subject references              read from HOME/subject.key
 ``KEY_PASSPHRASE``     passphrase that encrypts the signing key         unset (key stored plain)
+``MASTER_KEY``         hex key wrapping the per-person data keys        read from HOME/keys/master.key
 ``POLICY_DIR``         extra directory searched for policy YAML files   unset
 ``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
 ``SHADOW_MODELS``      K reference models of the per-example tier       16 on GPU, 8 on CPU
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     subject_key: SecretStr | None = None
     key_passphrase: SecretStr | None = None
+    master_key: SecretStr | None = None
     policy_dir: Path | None = None
     device: str = "auto"
     shadow_models: int | None = Field(default=None, ge=2)

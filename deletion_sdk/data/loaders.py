@@ -6,18 +6,26 @@
   the name. Files whose names do not parse, or that cannot be decoded, are counted and reported
   (count and first examples, in the result and in a warning log line), never fatal.
 
-Both return :class:`~deletion_sdk.data.tensors.FaceTensors` (a torch ``Dataset`` yielding
+* Any store of example bytes (:func:`load_from_store`): the caller hands rows and a function that returns
+  one example's bytes — e.g. an encrypted store that decrypts them — and images are decoded in memory,
+  never written to disk in the clear. A read that fails (a destroyed key, a tampered file) raises the
+  store's own error, which names the example.
+
+All return :class:`~deletion_sdk.data.tensors.FaceTensors` (a torch ``Dataset`` yielding
 ``(image, label, index)``, restrictable to a set of example ids with ``restrict``).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -31,7 +39,10 @@ from deletion_sdk.logging import get_logger
 __all__ = [
     "REQUIRED_COLUMNS",
     "UTKFACE_PATTERN",
+    "StoreRow",
     "UTKFaceFolder",
+    "decode_image",
+    "load_from_store",
     "load_image",
     "load_manifest",
     "load_manifest_splits",
@@ -56,10 +67,24 @@ def load_image(path: str | os.PathLike[str], *, image_size: int | None = None) -
         OSError / PIL.UnidentifiedImageError: the file cannot be read or decoded.
     """
     with Image.open(path) as im:
-        rgb = im.convert("RGB")
-        if image_size is not None and rgb.size != (image_size, image_size):
-            rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR, reducing_gap=3.0)
-        return np.asarray(rgb, dtype=np.uint8)
+        return _rgb_array(im, image_size)
+
+
+def _rgb_array(im: Image.Image, image_size: int | None) -> np.ndarray:
+    rgb = im.convert("RGB")
+    if image_size is not None and rgb.size != (image_size, image_size):
+        rgb = rgb.resize((image_size, image_size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def decode_image(data: bytes, *, image_size: int | None = None) -> np.ndarray:
+    """Like :func:`load_image`, from bytes in memory.
+
+    Raises:
+        OSError / PIL.UnidentifiedImageError: the bytes are not a decodable image.
+    """
+    with Image.open(io.BytesIO(data)) as im:
+        return _rgb_array(im, image_size)
 
 
 def _stack(arrays: Sequence[np.ndarray], image_size: int) -> torch.Tensor:
@@ -274,4 +299,71 @@ def load_utkface_folder(
         n_files=len(files),
         malformed_count=len(malformed),
         malformed_examples=tuple(malformed[:max_examples]),
+    )
+
+
+class StoreRow(Protocol):
+    """What :func:`load_from_store` needs of a row: its example id, age, and owner (a subject reference)."""
+
+    @property
+    def example_id(self) -> str: ...
+    @property
+    def age(self) -> float: ...
+    @property
+    def subject_ref(self) -> str: ...
+
+
+_Row = TypeVar("_Row", bound=StoreRow)
+
+
+def load_from_store(
+    rows: Sequence[_Row],
+    read: Callable[[_Row], bytes],
+    *,
+    bins: AgeBins | None = None,
+    image_size: int = 32,
+    workers: int = 1,
+) -> FaceTensors:
+    """Decode the examples ``read`` returns for ``rows`` (in that order), entirely in memory.
+
+    Args:
+        rows: the examples to load (example id, age, subject reference).
+        read: returns one example's bytes, e.g. decrypted by an encrypted store; its errors propagate.
+        bins: age groups for the labels (default :class:`AgeBins`).
+        image_size: every image is resized to ``image_size`` x ``image_size``.
+        workers: threads reading and decoding (AES-GCM and PIL release the GIL).
+
+    Returns:
+        Images ``[n, 3, image_size, image_size]`` uint8, labels, ages, example ids; ``subject_ids`` holds
+        the subject references.
+
+    Raises:
+        InputError: bad ``image_size`` or ``workers``.
+        ManifestError: an example's bytes are not a decodable image (the message names it).
+    """
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8:
+        raise InputError(f"The 'image_size' parameter must be an int >= 8. Got {image_size!r} instead.")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"The 'workers' parameter must be an int >= 1. Got {workers!r} instead.")
+    age_bins = bins if bins is not None else AgeBins()
+
+    def one(row: _Row) -> np.ndarray:
+        data = read(row)
+        try:
+            return decode_image(data, image_size=image_size)
+        except (OSError, UnidentifiedImageError) as e:
+            raise ManifestError(f"example {row.example_id!r}: not a readable image ({e})") from None
+
+    if workers == 1 or len(rows) < 2:
+        arrays = [one(r) for r in rows]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            arrays = list(pool.map(one, rows))
+    ages_t = torch.tensor([float(r.age) for r in rows], dtype=torch.float32)
+    return FaceTensors(
+        images=_stack(arrays, image_size),
+        labels=age_bins.labels_for(ages_t),
+        ages=ages_t,
+        example_ids=tuple(r.example_id for r in rows),
+        subject_ids=tuple(r.subject_ref for r in rows),
     )

@@ -1,0 +1,327 @@
+"""Ingest a registered dataset into the vault (sealed per person), and load an ingested dataset back.
+
+:func:`ingest_dataset` is ``deletion-sdk datasets ingest``: every example file is read once, checked against
+its registered SHA-256, sealed under its owner's data key and written (atomically, mode 0600) to
+``HOME/vault``; plaintext exists only in memory. Data keys are created for people who have none yet and
+stored wrapped under the master key (created at ``HOME/keys/master.key`` on first use when neither a key
+file nor ``DELETION_SDK_MASTER_KEY`` exists and no data key is stored). Examples of erased people
+(suppressed subjects, destroyed keys, tombstoned examples) are skipped. The dataset is then read through
+the ``encrypted`` store; ``delete_source`` removes the plaintext originals once every sealed copy has been
+decrypted and checked.
+
+:func:`load_ingested` reads an ingested dataset through that store, leaving out erased people and examples,
+so a training run never sees a shredded example.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session, col, select
+
+from deletion_sdk._fs import atomic_write
+from deletion_sdk.data.age_bins import AgeBins
+from deletion_sdk.data.loaders import load_from_store
+from deletion_sdk.data.tensors import FaceTensors
+from deletion_sdk.erasure.crypto import (
+    ENCRYPTED_STORE,
+    EncryptedStore,
+    load_master_key,
+    sealed_path,
+    vault_name,
+)
+from deletion_sdk.erasure.crypto_keys import (
+    MasterKey,
+    key_digest,
+    new_data_key,
+    seal_example,
+    unwrap_data_key,
+    wrap_data_key,
+)
+from deletion_sdk.erasure.records import StoredExample
+from deletion_sdk.erasure.store import StoreContext
+from deletion_sdk.errors import ConflictError, InputError, IntegrityError, ManifestError, NotFoundError
+from deletion_sdk.layout import HomeLayout
+from deletion_sdk.ledger import crypto as ledger_crypto
+from deletion_sdk.ledger._types import utcnow
+from deletion_sdk.ledger.core_tables import Dataset
+from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.ledger.erasure_tables import Tombstone
+from deletion_sdk.ledger.lineage import ExampleInput, dataset_examples, list_suppressions
+from deletion_sdk.ledger.lineage.datasets import dataset_row
+
+__all__ = ["IngestResult", "ingest_dataset", "load_ingested"]
+
+
+class IngestResult(BaseModel):
+    """What :func:`ingest_dataset` did.
+
+    Attributes:
+        dataset_id: the dataset.
+        dataset: its name.
+        n_sealed: examples sealed into the vault.
+        n_skipped: examples of erased people (or erased examples) left out.
+        n_subjects: people whose examples were sealed.
+        n_keys_created: data keys created now (the others existed from earlier ingests).
+        master_key_fingerprint: fingerprint of the master key wrapping the data keys.
+        master_key_created: whether the master key file was created by this call.
+        vault: the vault directory.
+        source_deleted: whether the plaintext originals were deleted.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset_id: int
+    dataset: str
+    n_sealed: int
+    n_skipped: int
+    n_subjects: int
+    n_keys_created: int
+    master_key_fingerprint: str
+    master_key_created: bool
+    vault: str
+    source_deleted: bool
+
+
+def _erased(session: Session, dataset_id: int, rows: Sequence[ExampleInput]) -> set[str]:
+    """Example ids of ``rows`` that belong to erased people or were erased themselves."""
+    refs = {r.subject_ref for r in rows}
+    gone = {s.subject_ref for s in list_suppressions(session)} & refs
+    gone |= set(ledger_crypto.shredded_keys(session, refs))
+    tombstoned = set(
+        session.exec(select(Tombstone.example_id).where(col(Tombstone.dataset_id) == dataset_id)).all()
+    )
+    return {r.example_id for r in rows if r.subject_ref in gone or r.example_id in tombstoned}
+
+
+def _master(ledger: Ledger, layout: HomeLayout, given: str | None) -> tuple[MasterKey, bool]:
+    if given is None and not layout.master_key.exists():
+        with ledger.session(write=False) as session:
+            stored = ledger_crypto.master_key_ids(session)
+        if not stored:
+            return MasterKey.create(layout.master_key), True
+    return load_master_key(ledger, layout, given=given), False
+
+
+def _stored(row: ExampleInput) -> StoredExample:
+    return StoredExample(
+        example_id=row.example_id,
+        subject_ref=row.subject_ref,
+        content_digest=row.content_digest,
+        path=row.path,
+    )
+
+
+def _ensure_keys(
+    ledger: Ledger, master: MasterKey, refs: Sequence[str], now: datetime
+) -> tuple[dict[str, tuple[bytes, str]], int]:
+    """Every subject's (data key, key digest), creating missing keys in one transaction."""
+    try:
+        with ledger.session() as session:
+            stored = ledger_crypto.data_keys(session, refs)
+            new: list[ledger_crypto.WrappedKey] = []
+            plain: dict[str, tuple[bytes, str]] = {}
+            for ref in refs:
+                if ref in stored:
+                    w = stored[ref]
+                    key = unwrap_data_key(master, w.wrapped, subject_ref=ref, wrapped_by=w.master_key_id)
+                    plain[ref] = (key, w.key_digest)
+                    continue
+                key = new_data_key()
+                wrapped = wrap_data_key(master, key, subject_ref=ref)
+                new.append(ledger_crypto.WrappedKey(ref, wrapped, key_digest(wrapped), master.fingerprint))
+                plain[ref] = (key, key_digest(wrapped))
+            ledger_crypto.add_data_keys(session, new, now=now)
+    except sa.exc.IntegrityError as e:
+        raise ConflictError("another ingest created data keys at the same time; run the ingest again") from e
+    return plain, len(new)
+
+
+def _seal_all(
+    rows: Sequence[ExampleInput], root: Path, vault: Path, keys: dict[str, tuple[bytes, str]]
+) -> list[ledger_crypto.SealedExample]:
+    out: list[ledger_crypto.SealedExample] = []
+    written: list[Path] = []
+    try:
+        for r in rows:
+            source = Path(str(r.path))
+            source = source if source.is_absolute() else root / source
+            try:
+                plaintext = source.read_bytes()
+            except OSError as e:
+                raise ManifestError(
+                    f"example {r.example_id!r}: cannot read {r.path}: {e.strerror or e}"
+                ) from e
+            if hashlib.sha256(plaintext).hexdigest() != r.content_digest:
+                raise IntegrityError(f"example {r.example_id!r}: {r.path} changed since registration")
+            key, digest = keys[r.subject_ref]
+            sealed = seal_example(
+                key,
+                plaintext,
+                subject_ref=r.subject_ref,
+                example_id=r.example_id,
+                content_digest=r.content_digest,
+            )
+            name = vault_name(
+                subject_ref=r.subject_ref, example_id=r.example_id, content_digest=r.content_digest
+            )
+            written.append(atomic_write(sealed_path(vault, name), sealed, mode=0o600))
+            out.append(
+                ledger_crypto.SealedExample(
+                    name,
+                    r.subject_ref,
+                    r.example_id,
+                    r.content_digest,
+                    digest,
+                    hashlib.sha256(sealed).hexdigest(),
+                    len(sealed),
+                )
+            )
+    except BaseException:
+        for path in written:  # ciphertext only, but a failed ingest leaves nothing behind
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise
+    return out
+
+
+def ingest_dataset(
+    ledger: Ledger,
+    layout: HomeLayout,
+    *,
+    dataset: int | str,
+    master_key: str | None = None,
+    delete_source: bool = False,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Copy a registered dataset into the vault, sealed per person, and switch it to the encrypted store.
+
+    Args:
+        ledger: the ledger.
+        layout: the deployment's HOME layout (vault and master-key paths).
+        dataset: the dataset's name or id.
+        master_key: the master key as hex (``DELETION_SDK_MASTER_KEY``); None reads or creates the key file.
+        delete_source: delete the plaintext originals after every sealed copy decrypted correctly.
+        now: the time recorded (tests pin it).
+
+    Raises:
+        NotFoundError: no such dataset.
+        ConflictError: the dataset is in the vault already.
+        InputError: the dataset was registered in memory (it has no files).
+        ManifestError / IntegrityError: a file is missing or changed since registration (nothing is kept).
+        ConfigurationError: the master key is missing or not the one the stored keys are wrapped under.
+    """
+    stamp = now or utcnow()
+    with ledger.session(write=False) as session:
+        row = dataset_row(session, dataset)
+        dataset_id, name, root_dir = int(row.id or 0), row.name, row.root_dir
+        done = ledger_crypto.ingested_dataset(session, dataset_id)
+        if done is not None:
+            raise ConflictError(
+                f"dataset {name!r} is in the vault already (ingested {done.ingested_at.isoformat()})"
+            )
+        rows = dataset_examples(session, dataset=dataset_id)
+        skip = _erased(session, dataset_id, rows)
+    if root_dir is None or any(r.path is None for r in rows):
+        raise InputError(f"dataset {name!r} was registered in memory: it has no files to ingest")
+    keep = [r for r in rows if r.example_id not in skip]
+    master, created = _master(ledger, layout, master_key)
+    refs = sorted({r.subject_ref for r in keep})
+    keys, n_new = _ensure_keys(ledger, master, refs, stamp)
+    sealed = _seal_all(keep, Path(root_dir), layout.vault, keys)
+    with ledger.session() as session:
+        live = ledger_crypto.data_keys(session, refs)
+        lost = [s for s in sealed if live.get(s.subject_ref) is None]  # shredded while we were sealing
+        for s in lost:
+            sealed_path(layout.vault, s.file_name).unlink(missing_ok=True)
+        sealed = [s for s in sealed if live.get(s.subject_ref) is not None]
+        ledger_crypto.record_ingest(
+            session,
+            dataset_id=dataset_id,
+            sealed=sealed,
+            n_skipped=len(skip) + len(lost),
+            n_keys_created=n_new,
+            master_key_id=master.fingerprint,
+            actor="ingest",
+            now=stamp,
+        )
+        session.execute(sa.update(Dataset).where(col(Dataset.id) == dataset_id).values(store=ENCRYPTED_STORE))
+    if delete_source:
+        _delete_originals(ledger, layout, master, Path(root_dir), [r for r in keep if r.subject_ref in live])
+    return IngestResult(
+        dataset_id=dataset_id,
+        dataset=name,
+        n_sealed=len(sealed),
+        n_skipped=len(skip) + len(lost),
+        n_subjects=len({s.subject_ref for s in sealed}),
+        n_keys_created=n_new,
+        master_key_fingerprint=master.fingerprint,
+        master_key_created=created,
+        vault=str(layout.vault),
+        source_deleted=delete_source,
+    )
+
+
+def _delete_originals(
+    ledger: Ledger, layout: HomeLayout, master: MasterKey, root: Path, rows: Sequence[ExampleInput]
+) -> None:
+    store = EncryptedStore(StoreContext(root_dir=root, home=layout.home, ledger=ledger), master_key=master)
+    for r in rows:  # every sealed copy must decrypt to the registered bytes before any original goes
+        store.open_bytes(_stored(r))
+    for r in rows:
+        source = Path(str(r.path))
+        (source if source.is_absolute() else root / source).unlink(missing_ok=True)
+
+
+def load_ingested(
+    ledger: Ledger,
+    layout: HomeLayout,
+    *,
+    dataset: int | str,
+    split: str | None = None,
+    master_key: str | None = None,
+    image_size: int = 32,
+    bins: AgeBins | None = None,
+    workers: int = 1,
+) -> FaceTensors:
+    """An ingested dataset's images, decrypted in memory, without erased people or examples.
+
+    Args:
+        ledger: the ledger.
+        layout: the deployment's HOME layout.
+        dataset: the dataset's name or id.
+        split: only this split (None: every example).
+        master_key: the master key as hex; None reads ``HOME/keys/master.key``.
+        image_size: every image is resized to this side.
+        bins: age groups for the labels.
+        workers: threads decrypting and decoding.
+
+    Returns:
+        The examples sorted by id; ``subject_ids`` holds subject references.
+
+    Raises:
+        NotFoundError: no such dataset, or it was never ingested; or a sealed file is missing.
+        ShreddedDataError: an example's key was destroyed although it is not recorded as erased.
+        IntegrityError: a sealed file was altered or swapped (names the example).
+        ConfigurationError: the master key is missing or wrong.
+    """
+    with ledger.session(write=False) as session:
+        row = dataset_row(session, dataset)
+        dataset_id = int(row.id or 0)
+        if ledger_crypto.ingested_dataset(session, dataset_id) is None:
+            raise NotFoundError(f"dataset {row.name!r} was not ingested; run `deletion-sdk datasets ingest`")
+        rows = dataset_examples(session, dataset=dataset_id, split=split)
+        skip = _erased(session, dataset_id, rows)
+        root = None if row.root_dir is None else Path(row.root_dir)
+    keep = [r for r in rows if r.example_id not in skip]
+    master = load_master_key(ledger, layout, given=master_key)
+    store = EncryptedStore(StoreContext(root_dir=root, home=layout.home, ledger=ledger), master_key=master)
+    return load_from_store(
+        keep, lambda r: store.open_bytes(_stored(r)), bins=bins, image_size=image_size, workers=workers
+    )
