@@ -11,6 +11,7 @@
 ``certificates/``      signed certificates
 ``reports/``           the privacy officer's HTML reports
 ``cache/``             decoded-image tensor caches keyed by example digests
+``witness/``           append-only copy of every signed audit checkpoint (unless WITNESS_DIR is set)
 ``vault/``             ingested examples, each sealed under its owner's data key (crypto-shredding)
 =====================  ==========================================================
 
@@ -70,6 +71,16 @@ class HomeLayout:
     @property
     def public_key(self) -> Path:
         return self.keys / "signing.pub"
+
+    @property
+    def keyring(self) -> Path:
+        """Every public key that ever signed for this deployment, with its validity (``keys rotate``)."""
+        return self.keys / "keyring.json"
+
+    @property
+    def witness(self) -> Path:
+        """The default witness store: an append-only file of signed checkpoints, outside the database."""
+        return self.home / "witness" / "checkpoints.jsonl"
 
     @property
     def master_key(self) -> Path:

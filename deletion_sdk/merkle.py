@@ -8,7 +8,11 @@ Written once and used by the forget-set manifests (ledger.lineage) and the audit
     MTH(D[n])  = node(MTH(D[0:k]), MTH(D[k:n])), k the largest power of two < n
 
 Proof generation follows RFC 9162 section 2.1.3.1 (PATH) and 2.1.4.1 (PROOF / SUBPROOF); verification
-follows the iterative algorithms of sections 2.1.3.2 and 2.1.4.2. Two edge cases the RFC leaves to the
+follows the iterative algorithms of sections 2.1.3.2 and 2.1.4.2. Proofs come in two forms: from a list of
+leaf hashes (O(n), used for small trees such as forget-set manifests), and as the *ranges* whose tree hashes
+make up the proof (:func:`inclusion_ranges`, :func:`consistency_ranges`), which a store holding every full
+subtree hash (level ``l``, index ``i`` covering leaves ``[i * 2**l, (i + 1) * 2**l)``) turns into hashes
+with :func:`subtree_cover` and :func:`range_hash` by reading O(log^2 n) stored nodes at most. Two edge cases the RFC leaves to the
 caller are fixed here: a consistency proof from size 0 is empty (the empty tree is a prefix of every
 tree), and one between equal sizes is empty and holds exactly when both roots are equal.
 """
@@ -16,25 +20,34 @@ tree), and one between equal sizes is empty and holds exactly when both roots ar
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from deletion_sdk.errors import InputError, ProofError
 
 __all__ = [
     "EMPTY_ROOT",
     "MerkleFrontier",
+    "Subtree",
     "consistency_proof",
+    "consistency_ranges",
+    "covers",
     "inclusion_proof",
+    "inclusion_ranges",
     "leaf_hash",
     "merkle_root",
     "node_hash",
+    "range_hash",
     "root_from_leaf_hashes",
+    "subtree_cover",
     "verify_consistency",
     "verify_inclusion",
 ]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 _HASH_SIZE = 32
+
+Subtree = tuple[int, int]
+"""A full subtree ``(level, index)``: the ``2**level`` leaves from ``index * 2**level``."""
 
 
 def leaf_hash(data: bytes) -> bytes:
@@ -80,6 +93,36 @@ class MerkleFrontier:
     def __init__(self) -> None:
         self._size = 0
         self._stack: list[bytes] = []  # perfect-subtree roots, largest (leftmost) first
+
+    @classmethod
+    def from_subtrees(cls, size: int, roots: Sequence[bytes]) -> MerkleFrontier:
+        """A frontier at ``size`` leaves from the hashes of ``subtree_cover(0, size)``, in that order."""
+        if len(roots) != len(subtree_cover(0, size)):
+            raise InputError(
+                f"The 'roots' parameter must hold one hash per full subtree of a tree of size {size} "
+                f"({len(subtree_cover(0, size))}). Got {len(roots)} instead."
+            )
+        frontier = cls()
+        frontier._size = size
+        frontier._stack = list(roots)
+        return frontier
+
+    def append_nodes(self, leaf: bytes) -> list[tuple[Subtree, bytes]]:
+        """Append one leaf hash; return the full subtrees of level >= 1 it completes, with their hashes."""
+        index = self._size
+        node = leaf
+        size = self._size
+        stack = self._stack
+        level = 0
+        made: list[tuple[Subtree, bytes]] = []
+        while size & 1:
+            node = node_hash(stack.pop(), node)
+            size >>= 1
+            level += 1
+            made.append(((level, index >> level), node))
+        stack.append(node)
+        self._size += 1
+        return made
 
     @property
     def size(self) -> int:
@@ -139,6 +182,87 @@ def _subproof(m: int, hashes: Sequence[bytes], complete: bool) -> list[bytes]:
     if m <= k:
         return [*_subproof(m, hashes[:k], complete), root_from_leaf_hashes(hashes[k:])]
     return [*_subproof(m - k, hashes[k:], False), root_from_leaf_hashes(hashes[:k])]
+
+
+def subtree_cover(start: int, size: int) -> list[Subtree]:
+    """The full subtrees whose right fold is the RFC 9162 hash of leaves ``[start, start + size)``.
+
+    Largest first: the binary decomposition of ``size`` from ``start``. ``start`` must be a multiple of
+    the largest power of two not above ``size``, as it is for every node of an RFC 9162 tree.
+    """
+    out: list[Subtree] = []
+    pos, remaining = start, size
+    while remaining:
+        level = remaining.bit_length() - 1
+        if pos % (1 << level):
+            raise InputError(f"The range [{start}, {start + size}) is not a node of an RFC 9162 tree.")
+        out.append((level, pos >> level))
+        pos += 1 << level
+        remaining -= 1 << level
+    return out
+
+
+def range_hash(start: int, size: int, nodes: Mapping[Subtree, bytes]) -> bytes:
+    """The RFC 9162 hash of leaves ``[start, start + size)`` from stored full-subtree hashes.
+
+    ``MTH(D[a:b]) = node(F1, node(F2, … Fk))`` where ``F1 … Fk`` are :func:`subtree_cover`'s subtrees.
+
+    Raises:
+        KeyError: a needed subtree is not in ``nodes``.
+    """
+    if size == 0:
+        return EMPTY_ROOT
+    cover = subtree_cover(start, size)
+    node = nodes[cover[-1]]
+    for key in reversed(cover[:-1]):
+        node = node_hash(nodes[key], node)
+    return node
+
+
+def _path_ranges(m: int, start: int, n: int) -> list[tuple[int, int]]:
+    """RFC 9162 PATH(m, D[start:start+n]) as (start, size) ranges, leaf-to-root."""
+    if n <= 1:
+        return []
+    k = _largest_power_of_two_below(n)
+    if m < k:
+        return [*_path_ranges(m, start, k), (start + k, n - k)]
+    return [*_path_ranges(m - k, start + k, n - k), (start, k)]
+
+
+def _subproof_ranges(m: int, start: int, n: int, complete: bool) -> list[tuple[int, int]]:
+    """RFC 9162 SUBPROOF(m, D[start:start+n], b) as (start, size) ranges."""
+    if m == n:
+        return [] if complete else [(start, n)]
+    k = _largest_power_of_two_below(n)
+    if m <= k:
+        return [*_subproof_ranges(m, start, k, complete), (start + k, n - k)]
+    return [*_subproof_ranges(m - k, start + k, n - k, False), (start, k)]
+
+
+def _check_size(name: str, value: int, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"The '{name}' parameter must be an int in [{low}, {high}]. Got {value!r} instead.")
+
+
+def inclusion_ranges(index: int, tree_size: int) -> list[tuple[int, int]]:
+    """The (start, size) leaf ranges whose hashes form the inclusion proof of ``index`` (leaf-to-root)."""
+    _check_size("tree_size", tree_size, 1, 1 << 62)
+    _check_size("index", index, 0, tree_size - 1)
+    return _path_ranges(index, 0, tree_size)
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The (start, size) leaf ranges whose hashes form the consistency proof from ``old_size``."""
+    _check_size("new_size", new_size, 0, 1 << 62)
+    _check_size("old_size", old_size, 0, new_size)
+    if old_size in (0, new_size):
+        return []
+    return _subproof_ranges(old_size, 0, new_size, True)
+
+
+def covers(ranges: Iterable[tuple[int, int]]) -> set[Subtree]:
+    """Every full subtree needed to hash ``ranges`` with :func:`range_hash`."""
+    return {key for start, size in ranges for key in subtree_cover(start, size)}
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], *, index: int) -> list[bytes]:

@@ -12,6 +12,7 @@ variable               meaning                                          default
 ``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
 ``SHADOW_MODELS``      K reference models of the per-example tier       16 on GPU, 8 on CPU
 ``SEED``               seeds each job's unlearning and verification     ``0``
+``WITNESS_DIR``        directory of the audit checkpoints' witness      ``HOME/witness``
 =====================  ===============================================  ==========================
 """
 
@@ -46,6 +47,7 @@ class Settings(BaseSettings):
     device: str = "auto"
     shadow_models: int | None = Field(default=None, ge=2)
     seed: int = Field(default=0, ge=0)
+    witness_dir: Path | None = None
 
     @property
     def resolved_database_url(self) -> str:

@@ -10,9 +10,9 @@ from sqlmodel import Session
 
 from deletion_sdk._facade.base import FacadeBase
 from deletion_sdk.attest import KeyInfo, VerifiedCertificate, generate_keypair, load_key_info, load_signer
-from deletion_sdk.attest.keys import Ed25519Signer, load_public_key
+from deletion_sdk.attest.keys import Ed25519Signer
 from deletion_sdk.audit import AuditLog, AuditVerification, NewEvent
-from deletion_sdk.audit import verify_audit_log as verify_log
+from deletion_sdk.audit.deployment import deployment_audit_log, verify_deployment_log
 from deletion_sdk.context import Context
 from deletion_sdk.errors import ConfigurationError
 from deletion_sdk.ledger.db import Ledger
@@ -33,7 +33,7 @@ class TrustOperations(FacadeBase):
     def audit_log(self) -> AuditLog:
         """The deployment's audit log (signs checkpoints with the deployment key once one exists)."""
         signer = self._signer() if self.layout.signing_key.exists() else None
-        return AuditLog(self.ledger, signer=signer)
+        return deployment_audit_log(self.ledger, self.settings, signer=signer)  # with witness and keyring
 
     def _audit_sink(self, session: Session, events: Sequence[ChangeEvent]) -> None:
         self.audit_log.append_many(
@@ -46,9 +46,7 @@ class TrustOperations(FacadeBase):
         Raises:
             AuditLogError: a row was modified, removed, inserted or reordered (names the first bad entry).
         """
-        public = self.layout.public_key
-        keys = [load_public_key(public)] if public.exists() else None
-        return verify_log(self.ledger, public_keys=keys)
+        return verify_deployment_log(self.ledger, self.settings)  # ledger, witness and certificates
 
     # -- keys -------------------------------------------------------------------------------------
 

@@ -5,6 +5,9 @@ Files in the key directory (``HomeLayout.keys``, i.e. ``HOME/keys``):
 * ``signing.key`` - the private key, PKCS#8 PEM, encrypted with the best available scheme when a
   passphrase is given (``DELETION_SDK_KEY_PASSPHRASE``); created atomically with mode 0600.
 * ``signing.pub`` - the public key, SubjectPublicKeyInfo PEM; this is what auditors receive.
+* ``keyring.json`` - every public key that ever signed here, with its validity period
+  (:mod:`deletion_sdk.attest.keyring`). Replacing a key pair moves the old public key there; it is never
+  lost, so what the old key signed still verifies.
 
 The key id is the hex SHA-256 of the DER SubjectPublicKeyInfo, so anyone holding ``signing.pub`` can
 recompute it (``openssl pkey -pubin -in signing.pub -outform DER | sha256sum``).
@@ -129,15 +132,22 @@ def _secret(passphrase: str | SecretStr | None) -> bytes | None:
 
 
 def generate_keypair(
-    directory: Path | str, *, passphrase: str | SecretStr | None = None, force: bool = False
+    directory: Path | str,
+    *,
+    passphrase: str | SecretStr | None = None,
+    force: bool = False,
+    last_tree_size: int | None = None,
 ) -> KeyInfo:
-    """Create a new Ed25519 key pair in ``directory``.
+    """Create a new Ed25519 key pair in ``directory`` and record it in the keyring.
 
     Args:
         directory: where to write ``signing.key`` and ``signing.pub`` (created, mode 0700, if missing).
         passphrase: encrypts the private key (PKCS#8, best available encryption) when given.
-        force: replace an existing key pair. Certificates signed by the old key then need the old
-            public key to verify.
+        force: replace an existing key pair. The old public key is kept in ``keyring.json``, retired now,
+            so what it signed still verifies (``deletion-sdk keys rotate`` also signs a final checkpoint
+            with it first).
+        last_tree_size: the size of the last audit-log tree the replaced key signed (bounds it in the
+            keyring); None when unknown.
 
     Returns:
         The paths and the key id of the new pair.
@@ -163,6 +173,9 @@ def generate_keypair(
         encryption_algorithm=encryption,
     )
     public_key = private_key.public_key()
+    from deletion_sdk.attest.keyring import retire_and_add  # keyring builds on this module
+
+    retire_and_add(directory, public_key_pem(public_key), last_tree_size=last_tree_size)
     atomic_write(private_path, private_pem, mode=0o600)
     atomic_write(public_path, public_key_pem(public_key), mode=0o644)
     return KeyInfo(

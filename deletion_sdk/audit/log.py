@@ -3,7 +3,9 @@
 Every state change of requests, jobs, model versions, certificates and policies is appended as an
 :class:`~deletion_sdk.audit.events.AuditEvent`; entry ``i`` is leaf ``i`` of an RFC 9162 Merkle tree.
 Signed checkpoints (C2SP tlog-checkpoint notes) commit to the tree head; the signer refuses to sign a head
-that is not an extension of the last stored checkpoint.
+that is not an extension of the last stored checkpoint, or that the witness contradicts
+(:mod:`deletion_sdk.audit.witness`). The store keeps every full subtree hash, so proofs and checkpoints
+read O(log n) rows (:mod:`deletion_sdk.ledger.audit_tree`).
 
 ``append`` can join the caller's ledger transaction (``session=``) so that a state change and its event
 commit or roll back together; concurrent appenders are serialised by the store's head lock.
@@ -12,16 +14,15 @@ commit or roll back together; concurrent appenders are serialised by the store's
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from deletion_sdk._fs import atomic_writer
 from deletion_sdk.attest.certificate import AuditRecord
+from deletion_sdk.attest.keyring import Keyring
 from deletion_sdk.attest.keys import Signer
 from deletion_sdk.audit.checkpoint import DEFAULT_ORIGIN, Checkpoint, open_checkpoint, parse_checkpoint
 from deletion_sdk.audit.checkpoint import sign_checkpoint as _sign_checkpoint
@@ -34,11 +35,11 @@ from deletion_sdk.audit.events import (
     format_instant,
 )
 from deletion_sdk.audit.store import AuditEntryRecord, AuditHead, AuditStore, CheckpointRecord, SqlAuditStore
+from deletion_sdk.audit.witness import WitnessedCheckpoint, WitnessStore
 from deletion_sdk.errors import (
     AuditLogError,
     ConfigurationError,
     InputError,
-    IntegrityError,
     NotFoundError,
     ProofError,
     SignatureError,
@@ -47,10 +48,15 @@ from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.logging import get_logger
 from deletion_sdk.merkle import (
-    consistency_proof,
-    inclusion_proof,
+    EMPTY_ROOT,
+    MerkleFrontier,
+    Subtree,
+    consistency_ranges,
+    covers,
+    inclusion_ranges,
     leaf_hash,
-    root_from_leaf_hashes,
+    range_hash,
+    subtree_cover,
     verify_consistency,
     verify_inclusion,
 )
@@ -94,6 +100,8 @@ class ConsistencyProof(BaseModel):
     old_root: str
     new_root: str
     proof: tuple[str, ...]
+    old_checkpoint: str | None = None  # the signed note of the old tree head, when one is stored
+    new_checkpoint: str | None = None
 
 
 class SignedCheckpoint(BaseModel):
@@ -141,13 +149,24 @@ class AuditLog:
         store: a :class:`~deletion_sdk.ledger.db.Ledger` or an audit store.
         signer: the log key; needed to sign checkpoints only.
         origin: the log's name in its checkpoints (also the signed-note key name).
+        witness: where every signed checkpoint is also appended, outside the database; the signer
+            refuses to sign when the ledger contradicts it. None: no witness (tests, tools).
+        keyring: earlier keys of the deployment, to check a previous checkpoint signed before a rotation.
     """
 
     def __init__(
-        self, store: Ledger | AuditStore, *, signer: Signer | None = None, origin: str = DEFAULT_ORIGIN
+        self,
+        store: Ledger | AuditStore,
+        *,
+        signer: Signer | None = None,
+        origin: str = DEFAULT_ORIGIN,
+        witness: WitnessStore | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.store: AuditStore = SqlAuditStore(store) if isinstance(store, Ledger) else store
         self.signer = signer
+        self.witness = witness
+        self.keyring = keyring
         Checkpoint(origin=origin, tree_size=0, root_hash="0" * 64)  # validates the origin
         self.origin = origin
 
@@ -249,11 +268,20 @@ class AuditLog:
                 for index, event, leaf, chain, created_at in batch:
                     yield _entry(AuditEntryRecord(int(index), event, leaf, chain, created_at))
 
-    def _leaves(self, size: int, session: Any) -> list[bytes]:
-        try:
-            return self.store.leaf_hashes(stop=size, session=session)
-        except IntegrityError as e:
-            raise AuditLogError(str(e)) from e
+    def _subtrees(self, keys: Collection[Subtree], session: Any) -> dict[Subtree, bytes]:
+        found = self.store.subtrees(keys, session=session)
+        missing = [k for k in keys if k not in found]
+        if missing:
+            first = min(index << level for level, index in missing)
+            raise AuditLogError(
+                f"audit log entry {first} is missing; run `deletion-sdk audit verify`", index=first
+            )
+        return found
+
+    def _hashes(self, ranges: Sequence[tuple[int, int]], session: Any) -> list[bytes]:
+        """The tree hashes of leaf ranges ``(start, size)``, from O(log n) stored subtrees each."""
+        nodes = self._subtrees(covers(ranges), session)
+        return [range_hash(start, size, nodes) for start, size in ranges]
 
     def _size_arg(self, size: int | None, head: int, name: str = "size") -> int:
         if size is None:
@@ -266,16 +294,18 @@ class AuditLog:
         """Hex RFC 9162 root of the first ``size`` entries (default: all)."""
         with self.store.snapshot() as s:
             n = self._size_arg(size, self.store.head(session=s).size)
-            return root_from_leaf_hashes(self._leaves(n, s)).hex()
+            return (self._hashes([(0, n)], s)[0] if n else EMPTY_ROOT).hex()
 
     def inclusion_proof(self, index: int, *, size: int | None = None) -> InclusionProof:
         """Prove entry ``index`` is in the tree of ``size`` entries.
 
         By default the tree is that of the latest signed checkpoint when it covers the entry (its note is
-        attached), otherwise the whole current log (no checkpoint attached).
+        attached), otherwise the whole current log (no checkpoint attached). Reads O(log n) stored
+        subtree hashes; the proof is checked against the signed root before it is returned.
 
         Raises:
             NotFoundError: ``index`` is not in the tree.
+            AuditLogError: the stored hashes no longer lead to the signed root.
         """
         with self.store.snapshot() as s:
             head = self.store.head(session=s).size
@@ -292,14 +322,15 @@ class AuditLog:
                 signed = at if at is not None and at.tree_size == size else None
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < size:
                 raise NotFoundError(f"audit log entry {index} is not in the tree of size {size}")
-            leaves = self._leaves(size, s)
+            ranges = inclusion_ranges(index, size)
+            hashes = self._hashes([*ranges, (index, 1), (0, size)], s)
             record = self.store.entry(index, session=s)
-        proof = inclusion_proof(leaves, index=index)
-        # against the signed root when a checkpoint covers this size (proves the stored leaves still match it)
-        root = bytes.fromhex(signed.root_hash) if signed is not None else root_from_leaf_hashes(leaves)
+        proof, leaf, computed = hashes[:-2], hashes[-2], hashes[-1]
+        # against the signed root when a checkpoint covers this size (proves the stored hashes still match it)
+        root = bytes.fromhex(signed.root_hash) if signed is not None else computed
         note = signed.note if signed is not None else None
         try:
-            verify_inclusion(leaf=leaves[index], index=index, tree_size=size, proof=proof, root=root)
+            verify_inclusion(leaf=leaf, index=index, tree_size=size, proof=proof, root=root)
         except ProofError as e:
             raise AuditLogError(
                 f"the stored leaf hashes no longer lead to the checkpoint of size {size}; "
@@ -309,7 +340,7 @@ class AuditLog:
         return InclusionProof(
             index=index,
             tree_size=size,
-            leaf_hash=leaves[index].hex(),
+            leaf_hash=leaf.hex(),
             root_hash=root.hex(),
             proof=tuple(p.hex() for p in proof),
             checkpoint=note,
@@ -317,19 +348,42 @@ class AuditLog:
         )
 
     def consistency_proof(self, old_size: int, *, new_size: int | None = None) -> ConsistencyProof:
-        """Prove that the log at ``old_size`` is a prefix of the log at ``new_size`` (default: now)."""
+        """Prove that the log at ``old_size`` is a prefix of the log at ``new_size`` (default: now).
+
+        Reads O(log n) stored subtree hashes. When signed checkpoints of either size are stored, their
+        notes are attached and the proof is checked against their roots before it is returned.
+
+        Raises:
+            AuditLogError: the stored hashes do not connect the signed roots.
+        """
         with self.store.snapshot() as s:
             head = self.store.head(session=s).size
             n = self._size_arg(new_size, head, "new_size")
             m = self._size_arg(old_size, n, "old_size")
-            leaves = self._leaves(n, s)
-        proof = consistency_proof(leaves, old_size=m)
+            ranges = consistency_ranges(m, n)
+            hashes = self._hashes([*ranges, (0, m), (0, n)], s)
+            old_cp = self.store.checkpoint_covering(m, session=s)
+            new_cp = self.store.checkpoint_covering(n, session=s)
+        old_cp = old_cp if old_cp is not None and old_cp.tree_size == m else None
+        new_cp = new_cp if new_cp is not None and new_cp.tree_size == n else None
+        proof = hashes[:-2]
+        old_root = bytes.fromhex(old_cp.root_hash) if old_cp else (hashes[-2] if m else EMPTY_ROOT)
+        new_root = bytes.fromhex(new_cp.root_hash) if new_cp else (hashes[-1] if n else EMPTY_ROOT)
+        try:
+            verify_consistency(old_size=m, new_size=n, old_root=old_root, new_root=new_root, proof=proof)
+        except ProofError as e:
+            raise AuditLogError(
+                f"the stored hashes do not connect the trees of {m} and {n} entries ({e}); "
+                "run `deletion-sdk audit verify`"
+            ) from e
         return ConsistencyProof(
             old_size=m,
             new_size=n,
-            old_root=root_from_leaf_hashes(leaves[:m]).hex(),
-            new_root=root_from_leaf_hashes(leaves).hex(),
+            old_root=old_root.hex(),
+            new_root=new_root.hex(),
             proof=tuple(p.hex() for p in proof),
+            old_checkpoint=None if old_cp is None else old_cp.note,
+            new_checkpoint=None if new_cp is None else new_cp.note,
         )
 
     # -- checkpoints -------------------------------------------------------------------------------
@@ -346,72 +400,129 @@ class AuditLog:
     def checkpoint(self, *, session: Any = None) -> SignedCheckpoint:
         """Sign and store a checkpoint of the log as it is now (reusing the latest one if nothing changed).
 
+        The new tree head extends the previous signed one: the right edge of the previous tree (O(log n)
+        stored subtrees) must fold to its signed root, and only the entries after it are read and hashed,
+        so the cost is O(log n + new entries). With a witness, the ledger's checkpoints must agree with
+        the newest witnessed one, and the new checkpoint (with any the witness lacks) is appended to it
+        once the transaction commits.
+
         Raises:
             ConfigurationError: the log has no signer.
-            AuditLogError: the current log is not an extension of the last stored checkpoint (entries were
-                removed or changed), so signing would contradict it; nothing is signed.
+            AuditLogError: the log or the ledger's checkpoints contradict a checkpoint signed or witnessed
+                before (entries or checkpoints were removed or changed); nothing is signed.
         """
         signer = self.signer
         if signer is None:
             raise ConfigurationError(
                 "signing a checkpoint needs the log's signing key (AuditLog(signer=...))"
             )
+        witnessed = self.witness.latest() if self.witness is not None else None
+        to_witness: list[CheckpointRecord] = []
 
         def build(head: AuditHead, latest: CheckpointRecord | None, s: Any) -> CheckpointRecord | None:
-            if latest is not None and latest.tree_size == head.size:
-                same = self._leaves(head.size, s)
-                self._check_previous(latest, signer, same, root_from_leaf_hashes(same))
-                return None
+            if witnessed is not None:
+                self._check_witness(witnessed, latest, s)
             if latest is not None and latest.tree_size > head.size:
                 raise AuditLogError(
                     f"refusing to sign: the log holds {head.size} entries but a checkpoint of "
                     f"{latest.tree_size} entries was signed before (entries were removed)",
                     index=head.size,
                 )
-            leaves = self._leaves(head.size, s)
-            root = root_from_leaf_hashes(leaves)
+            frontier = MerkleFrontier()
             if latest is not None:
-                self._check_previous(latest, signer, leaves, root)
-            self._check_new_entries(latest.tree_size if latest is not None else 0, leaves, s)
+                previous = self._open_previous(latest, signer)
+                frontier = self._frontier(previous, s)
+            if self.witness is not None:
+                floor = -1 if witnessed is None else witnessed.tree_size
+                to_witness.extend(r for r in self.store.checkpoints(session=s) if r.tree_size > floor)
+            if latest is not None and latest.tree_size == head.size:
+                return None
+            self._extend(frontier, head.size, s)
+            root = frontier.root()
             checkpoint = Checkpoint(origin=self.origin, tree_size=head.size, root_hash=root.hex())
-            return CheckpointRecord(
+            record = CheckpointRecord(
                 tree_size=head.size,
                 root_hash=root.hex(),
                 note=_sign_checkpoint(checkpoint, signer=signer),
                 key_id=signer.key_id,
                 created_at=utcnow(),
             )
+            to_witness.append(record)
+            return record
 
         record = self.store.add_checkpoint(build, session=session)
         if record is None:  # pragma: no cover - build returns a record whenever none is stored
             raise AuditLogError("no checkpoint was stored")
+        if self.witness is not None and to_witness:
+            witness, pending = self.witness, list(to_witness)
+            self.store.after_commit(session, lambda: _witness(witness, pending))
         get_logger(__name__).info("audit.checkpoint", tree_size=record.tree_size, root_hash=record.root_hash)
         return _signed(record)
 
-    def _check_new_entries(self, start: int, leaves: list[bytes], session: Any) -> None:
-        """Refuse unless every entry not yet under a checkpoint hashes to its stored leaf, in sequence."""
-        for batch in self.store.iter_rows(start=start, stop=len(leaves), session=session):
-            for index, event, _leaf, _chain in batch:
-                raw = event.encode("utf-8")
-                if leaf_hash(raw) != leaves[index]:
-                    raise AuditLogError(
-                        f"refusing to sign: audit log entry {index} does not hash to its stored leaf hash",
-                        index=int(index),
-                    )
-                if event_seq(event) != index:
-                    raise AuditLogError(
-                        f"refusing to sign: audit log entry {index} is out of place", index=int(index)
-                    )
+    def seal(self, *, session: Any = None, strict: bool = True) -> SignedCheckpoint | None:
+        """Close a unit of work (a batch job) with a signed checkpoint in its transaction.
 
-    def _check_previous(
-        self, latest: CheckpointRecord, signer: Signer, leaves: list[bytes], root: bytes
-    ) -> None:
-        """Refuse unless the tree of ``leaves`` (whose root is ``root``) extends the checkpoint ``latest``."""
+        Args:
+            session: the transaction that wrote the work's last events; the checkpoint commits with it.
+            strict: raise when signing is refused. False (a job that is failing anyway): log the refusal
+                and return None, so the failure is still recorded; ``audit verify`` then reports the
+                unsigned end.
+
+        Raises:
+            AuditLogError, ConfigurationError: signing was refused or is impossible (``strict`` only).
+        """
         try:
-            if latest.key_id == signer.key_id:
-                previous = open_checkpoint(latest.note, verifier=signer.public_key, origin=self.origin)
-            else:  # signed by an earlier key: its signature is checked by verify_audit_log with that key
-                previous = parse_checkpoint(latest.note)
+            return self.checkpoint(session=session)
+        except (AuditLogError, ConfigurationError) as e:
+            if strict:
+                raise
+            get_logger(__name__).error("audit.seal_refused", error=str(e))
+            return None
+
+    def _check_witness(self, witnessed: WitnessedCheckpoint, latest: CheckpointRecord | None, s: Any) -> None:
+        """Refuse unless the ledger holds the newest witnessed checkpoint and extends it."""
+        if latest is None or latest.tree_size < witnessed.tree_size:
+            raise AuditLogError(
+                f"refusing to sign: the witness holds a signed checkpoint of {witnessed.tree_size} entries "
+                f"that the ledger does not (its newest is of {0 if latest is None else latest.tree_size}); "
+                "checkpoints or entries were removed - run `deletion-sdk audit verify`"
+            )
+        row = self.store.checkpoint_at(witnessed.tree_size, session=s)
+        if row is None or row.root_hash != witnessed.root_hash:
+            raise AuditLogError(
+                f"refusing to sign: the ledger's checkpoint of {witnessed.tree_size} entries differs from "
+                "the witnessed one (or is missing) - run `deletion-sdk audit verify`"
+            )
+        if latest.tree_size > witnessed.tree_size:
+            m, n = witnessed.tree_size, latest.tree_size
+            proof = self._hashes(consistency_ranges(m, n), s)
+            try:
+                verify_consistency(
+                    old_size=m,
+                    new_size=n,
+                    old_root=bytes.fromhex(witnessed.root_hash),
+                    new_root=bytes.fromhex(latest.root_hash),
+                    proof=proof,
+                )
+            except ProofError as e:
+                raise AuditLogError(
+                    f"refusing to sign: the ledger's checkpoint of {n} entries is not consistent with the "
+                    f"witnessed one of {m} entries ({e}) - run `deletion-sdk audit verify`"
+                ) from e
+
+    def _open_previous(self, latest: CheckpointRecord, signer: Signer) -> Checkpoint:
+        """The previous checkpoint, its signature checked when its key is known."""
+        verifier: Any = None
+        if latest.key_id == signer.key_id:
+            verifier = signer.public_key
+        elif self.keyring is not None and self.keyring.get(latest.key_id) is not None:
+            verifier = self.keyring.get(latest.key_id).verifier()  # type: ignore[union-attr]
+        try:
+            previous = (
+                open_checkpoint(latest.note, verifier=verifier, origin=self.origin)
+                if verifier is not None
+                else parse_checkpoint(latest.note)  # an earlier key: verify_audit_log checks it with that key
+            )
         except SignatureError as e:
             raise AuditLogError(
                 f"refusing to sign: the stored checkpoint of {latest.tree_size} entries does not verify: {e}"
@@ -421,20 +532,44 @@ class AuditLog:
                 f"refusing to sign: the stored checkpoint row of size {latest.tree_size} "
                 "differs from its signed note"
             )
-        new_size = len(leaves)
-        try:
-            verify_consistency(
-                old_size=previous.tree_size,
-                new_size=new_size,
-                old_root=previous.root,
-                new_root=root,
-                proof=consistency_proof(leaves, old_size=previous.tree_size),
-            )
-        except ProofError as e:
+        return previous
+
+    def _frontier(self, previous: Checkpoint, s: Any) -> MerkleFrontier:
+        """The right edge of the previous signed tree, from stored subtrees that must fold to its root."""
+        cover = subtree_cover(0, previous.tree_size)
+        nodes = self._subtrees(cover, s)
+        frontier = MerkleFrontier.from_subtrees(previous.tree_size, [nodes[k] for k in cover])
+        if frontier.root() != previous.root:
             raise AuditLogError(
-                f"refusing to sign: the log of {new_size} entries is not consistent with the checkpoint of "
-                f"{previous.tree_size} entries signed before ({e}); run `deletion-sdk audit verify`"
-            ) from e
+                f"refusing to sign: the log is not consistent with the checkpoint of {previous.tree_size} "
+                "entries signed before (its stored hashes no longer lead to that root); "
+                "run `deletion-sdk audit verify`"
+            )
+        return frontier
+
+    def _extend(self, frontier: MerkleFrontier, size: int, session: Any) -> None:
+        """Append entries ``frontier.size .. size-1``, refusing unless each hashes to its leaf, in sequence."""
+        expected = frontier.size
+        for batch in self.store.iter_rows(start=frontier.size, stop=size, session=session):
+            for index, event, leaf, _chain in batch:
+                if index != expected:
+                    raise AuditLogError(
+                        f"refusing to sign: audit log entry {expected} is missing", index=expected
+                    )
+                computed = leaf_hash(event.encode("utf-8"))
+                if computed.hex() != leaf:
+                    raise AuditLogError(
+                        f"refusing to sign: audit log entry {index} does not hash to its stored leaf hash",
+                        index=int(index),
+                    )
+                if event_seq(event) != index:
+                    raise AuditLogError(
+                        f"refusing to sign: audit log entry {index} is out of place", index=int(index)
+                    )
+                frontier.append(computed)
+                expected += 1
+        if expected != size:
+            raise AuditLogError(f"refusing to sign: audit log entry {expected} is missing", index=expected)
 
     def audit_record(self, index: int, *, session: Any = None) -> AuditRecord:
         """The certificate's audit section for entry ``index``: a fresh signed checkpoint and the proof.
@@ -448,14 +583,27 @@ class AuditLog:
             proof = self.inclusion_proof(index, size=signed.tree_size)
             event = proof.event
         else:  # the caller's transaction may hold rows not yet visible to a new snapshot
-            leaves = self._leaves(signed.tree_size, session)
+            hashes = self._hashes([*inclusion_ranges(index, signed.tree_size), (index, 1)], session)
             record = self.store.entry(index, session=session)
+            path, leaf = hashes[:-1], hashes[-1]
+            try:
+                verify_inclusion(
+                    leaf=leaf,
+                    index=index,
+                    tree_size=signed.tree_size,
+                    proof=path,
+                    root=signed.checkpoint.root,
+                )
+            except ProofError as e:
+                raise AuditLogError(
+                    f"the stored hashes do not lead entry {index} to the new checkpoint"
+                ) from e
             proof = InclusionProof(
                 index=index,
                 tree_size=signed.tree_size,
-                leaf_hash=leaves[index].hex(),
-                root_hash=root_from_leaf_hashes(leaves).hex(),
-                proof=tuple(p.hex() for p in inclusion_proof(leaves, index=index)),
+                leaf_hash=leaf.hex(),
+                root_hash=signed.root_hash,
+                proof=tuple(p.hex() for p in path),
             )
             event = None if record is None else AuditEvent.model_validate_json(record.event)
         return AuditRecord(
@@ -471,35 +619,19 @@ class AuditLog:
     # -- export ------------------------------------------------------------------------------------
 
     def export_jsonl(self, path: Path | str) -> int:
-        """Write every entry, then every checkpoint, as JSON lines to ``path`` (atomically).
-
-        Lines: ``{"kind": "entry", "index", "leaf_hash", "chain_hash", "created_at", "event"}`` and
-        ``{"kind": "checkpoint", "tree_size", "root_hash", "key_id", "note"}``.
+        """Write the log with its checkpoints (and its witness) to ``path``; see :mod:`deletion_sdk.audit.export`.
 
         Returns:
             The number of entries written.
         """
-        count = 0
-        with atomic_writer(path, text=True) as f, self.store.snapshot() as s:
-            for batch in self.store.iter_rows(with_created_at=True, session=s):
-                for index, event, leaf, chain, created_at in batch:
-                    line = {
-                        "kind": "entry",
-                        "index": int(index),
-                        "leaf_hash": leaf,
-                        "chain_hash": chain,
-                        "created_at": created_at.isoformat() if created_at else None,
-                        "event": json.loads(event),
-                    }
-                    f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                    count += 1
-            for cp in self.store.checkpoints(session=s):
-                line = {
-                    "kind": "checkpoint",
-                    "tree_size": cp.tree_size,
-                    "root_hash": cp.root_hash,
-                    "key_id": cp.key_id,
-                    "note": cp.note,
-                }
-                f.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-        return count
+        from deletion_sdk.audit.export import export_log
+
+        return export_log(self, path)
+
+
+def _witness(witness: WitnessStore, records: Sequence[CheckpointRecord]) -> None:
+    """Append committed checkpoints to the witness; a failure is logged and repaired at the next signing."""
+    try:
+        witness.append((r.tree_size, r.root_hash, r.key_id, r.note) for r in records)
+    except OSError as e:
+        get_logger(__name__).error("audit.witness_failed", path=str(witness.path), error=str(e))

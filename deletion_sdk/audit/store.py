@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from deletion_sdk.ledger.auditlog import AuditEntryRecord, AuditHead, CheckpointRecord, SqlAuditStore
+from deletion_sdk.merkle import Subtree
 
 __all__ = ["AuditEntryRecord", "AuditHead", "AuditStore", "CheckpointRecord", "SqlAuditStore"]
 
@@ -50,7 +51,17 @@ class AuditStore(Protocol):
 
     def leaf_hashes(self, *, stop: int, session: Any = None) -> list[bytes]: ...
 
+    def subtrees(self, keys: Collection[Subtree], *, session: Any = None) -> dict[Subtree, bytes]:
+        """Hashes of full subtrees ``(level, index)``; level 0 is the leaf hash. Absent when not stored."""
+        ...
+
     def checkpoints(self, *, session: Any = None) -> list[CheckpointRecord]: ...
+
+    def checkpoint_at(self, tree_size: int, *, session: Any = None) -> CheckpointRecord | None: ...
+
+    def after_commit(self, session: Any, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``session``'s transaction commits (at once when ``session`` is None)."""
+        ...
 
     def latest_checkpoint(self, *, session: Any = None) -> CheckpointRecord | None: ...
 

@@ -8,6 +8,8 @@ The log logic (event canonicalisation, hashing, proofs, checkpoint signing, veri
   caller's transaction when ``session`` is given, so an event commits or rolls back with the state change
   it records.
 * :meth:`SqlAuditStore.add_checkpoint` locks the head the same way, so two signers cannot interleave.
+* Every append also stores the full subtree hashes it completes (:mod:`deletion_sdk.ledger.audit_tree`),
+  which :meth:`SqlAuditStore.subtrees` reads back for O(log n) proofs and checkpoints.
 
 Locking: on PostgreSQL ``SELECT … FOR UPDATE`` on the single ``audit_head`` row; on SQLite the write
 session is ``BEGIN IMMEDIATE`` (see :class:`~deletion_sdk.ledger.db.Ledger`), which already serialises
@@ -21,7 +23,7 @@ look torn.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,9 @@ from sqlmodel import Session
 from deletion_sdk.errors import IntegrityError
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.audit_tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
+from deletion_sdk.ledger.audit_tree import extend_tree_nodes, read_subtrees, rebuild_tree_nodes
 from deletion_sdk.ledger.db import Ledger
+from deletion_sdk.merkle import Subtree
 
 __all__ = [
     "ZERO_CHAIN",
@@ -174,11 +178,19 @@ class SqlAuditStore:
                     for r in rows
                 ],
             )
+            extend_tree_nodes(conn, head.size, [bytes.fromhex(r.leaf_hash) for r in rows])
             conn.execute(
                 _UPDATE_HEAD,
                 {"new_size": head.size + len(rows), "new_chain": rows[-1].chain_hash, "now": utcnow()},
             )
             return rows
+
+    def rebuild_tree(self) -> int:
+        """Recompute the stored subtree hashes from the leaf hashes (one pass); returns the log size."""
+        with self._tx(None, write=True) as s:
+            conn = s.connection()
+            self._lock_head(conn)
+            return rebuild_tree_nodes(conn)
 
     def add_checkpoint(
         self,
@@ -206,6 +218,14 @@ class SqlAuditStore:
                 )
             )
             return record
+
+    def after_commit(self, session: Session | None, action: Callable[[], None]) -> None:
+        """Run ``action`` once ``session``'s transaction has committed; at once when ``session`` is None
+        (the store's own transaction has committed already). Never run when the transaction rolls back."""
+        if session is None:
+            action()
+            return
+        sa.event.listen(session, "after_commit", lambda _s: action(), once=True)
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -277,6 +297,14 @@ class SqlAuditStore:
                 missing = next((i for i, index in enumerate(present) if index != i), len(values))
                 raise IntegrityError(f"audit log entry {missing} is missing; {_RUN_VERIFY}")
         return list(map(bytes.fromhex, values))
+
+    def subtrees(self, keys: Collection[Subtree], *, session: Session | None = None) -> dict[Subtree, bytes]:
+        """Hashes of the full subtrees ``keys`` ((level, index); level 0 = leaf hashes).
+
+        Subtrees whose leaves are not all stored are absent from the result.
+        """
+        with self._tx(session, write=False) as s:
+            return read_subtrees(s.connection(), keys)
 
     def checkpoints(self, *, session: Session | None = None) -> list[CheckpointRecord]:
         """Every stored checkpoint, by tree size."""

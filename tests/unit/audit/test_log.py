@@ -171,8 +171,9 @@ def test_export_jsonl(ledger: Ledger, log_key: Ed25519Signer, tmp_path: Path) ->
     out = tmp_path / "export" / "audit.jsonl"
     assert log.export_jsonl(out) == 4
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [ln["kind"] for ln in lines] == ["entry"] * 4 + ["checkpoint"]
-    for ln in lines[:4]:
+    assert [ln["kind"] for ln in lines] == ["head"] + ["entry"] * 4 + ["checkpoint"]
+    assert lines[0]["tree_size"] == 4 and lines[0]["format"] == "deletion-sdk-audit-export/v1"
+    for ln in lines[1:5]:
         leaf = hashlib.sha256(b"\x00" + canonical_json(ln["event"])).hexdigest()
         assert leaf == ln["leaf_hash"] and ln["event"]["seq"] == ln["index"]
     assert lines[-1]["tree_size"] == 4

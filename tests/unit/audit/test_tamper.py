@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from deletion_sdk.attest.keys import Ed25519Signer
 from deletion_sdk.audit import AuditLog, Checkpoint, NewEvent, sign_checkpoint, verify_audit_log
 from deletion_sdk.audit.events import AuditEvent
+from deletion_sdk.audit.store import SqlAuditStore
 from deletion_sdk.errors import AuditLogError
 from deletion_sdk.ledger.db import Ledger
 
@@ -124,7 +125,9 @@ def test_fully_rewritten_history_is_caught_by_the_signed_checkpoint(
     with pytest.raises(AuditLogError, match=r"entries 0\.\.9") as info:
         _verify(ledger, log_key)
     assert info.value.details["range"] == (0, 9)
-    # and the signer refuses to sign a head that contradicts the checkpoints it signed before
+    # the attacker recomputes the stored subtree hashes too: the signer refuses to sign a head that
+    # contradicts the checkpoints it signed before
+    SqlAuditStore(ledger).rebuild_tree()
     with pytest.raises(AuditLogError, match="refusing to sign"):
         log.checkpoint()
     assert [c.tree_size for c in log.checkpoints()] == [10, 20]
@@ -249,8 +252,9 @@ def test_checkpoint_row_edited_is_detected(ledger: Ledger, log_key: Ed25519Signe
         _verify(ledger, log_key)
 
 
-def test_signer_refuses_after_an_earlier_entry_was_edited(ledger: Ledger, log_key: Ed25519Signer) -> None:
+def test_signer_never_endorses_an_earlier_edited_entry(ledger: Ledger, log_key: Ed25519Signer) -> None:
     log = _build(ledger, log_key)
+    original_root = log.root()
     event = _row(ledger, 2)["event"].replace("r02", "r77")
     _sql(
         ledger,
@@ -258,7 +262,18 @@ def test_signer_refuses_after_an_earlier_entry_was_edited(ledger: Ledger, log_ke
         e=event,
         h=_leaf(event).hex(),
     )
-    with pytest.raises(AuditLogError, match=r"refusing to sign.*not consistent"):
+    # the new head extends the signed right edge of size 20, so it commits to the original entry 2 ...
+    assert log.checkpoint().root_hash == original_root
+    # ... and the edit stays caught
+    _fails_at(ledger, log_key, 2, "chain hash")
+
+
+def test_signer_refuses_when_the_stored_hashes_no_longer_lead_to_the_signed_root(
+    ledger: Ledger, log_key: Ed25519Signer
+) -> None:
+    log = _build(ledger, log_key)
+    _sql(ledger, "UPDATE audit_tree_nodes SET hash = :h WHERE level = 4 AND node_index = 0", h="ee" * 32)
+    with pytest.raises(AuditLogError, match=r"refusing to sign: the log is not consistent"):
         log.checkpoint()
 
 
@@ -282,4 +297,4 @@ def test_proofs_are_checked_against_the_signed_root(ledger: Ledger, log_key: Ed2
         h=_leaf(event).hex(),
     )
     with pytest.raises(AuditLogError, match="no longer lead to the checkpoint of size 20"):
-        log.inclusion_proof(5)
+        log.inclusion_proof(3)

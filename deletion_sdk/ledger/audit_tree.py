@@ -1,0 +1,128 @@
+"""The audit log's stored subtree hashes (table ``audit_tree_nodes``): written on append, read by proofs.
+
+Level 0 of the RFC 9162 tree is the ``leaf_hash`` column of ``audit_entries``; every full subtree of level
+``l >= 1`` (index ``i``, leaves ``[i * 2**l, (i + 1) * 2**l)``) is one row of ``audit_tree_nodes``. An
+append of ``k`` entries reads the O(log n) subtrees on the tree's right edge and writes the ``<= k`` new
+full subtrees, so a proof or a checkpoint never reads every leaf.
+
+The rows are derived data and are never trusted on their own: inclusion and consistency proofs are checked
+against signed roots before they are handed out, and a checkpoint extends the previous signed root. A
+table that is missing rows (a log written before revision ``0005_audit_tree`` and not migrated, or rows
+removed) is rebuilt by the next append; until then reads recompute the missing subtrees from the leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+import sqlalchemy as sa
+
+from deletion_sdk.ledger._types import table_of
+from deletion_sdk.ledger.audit_tables import AuditEntryRow
+from deletion_sdk.ledger.audit_tree_tables import AuditTreeNodeRow
+from deletion_sdk.merkle import MerkleFrontier, Subtree, root_from_leaf_hashes, subtree_cover
+
+__all__ = ["extend_tree_nodes", "read_subtrees", "rebuild_tree_nodes"]
+
+_nodes = table_of(AuditTreeNodeRow)
+_entries = table_of(AuditEntryRow)
+_INSERT_NODE = sa.insert(_nodes)
+_BATCH = 20_000
+
+
+def _insert(conn: sa.Connection, made: Sequence[tuple[Subtree, bytes]]) -> None:
+    if made:
+        conn.execute(
+            _INSERT_NODE,
+            [{"level": level, "node_index": index, "hash": h.hex()} for (level, index), h in made],
+        )
+
+
+def _fetch(conn: sa.Connection, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+    """The stored hashes of ``keys`` (absent ones are simply not in the result)."""
+    by_level: dict[int, list[int]] = {}
+    for level, index in keys:
+        by_level.setdefault(level, []).append(index)
+    out: dict[Subtree, bytes] = {}
+    leaves = by_level.pop(0, None)
+    if leaves:
+        rows = conn.execute(
+            sa.select(_entries.c.entry_index, _entries.c.leaf_hash).where(_entries.c.entry_index.in_(leaves))
+        )
+        out.update({(0, int(i)): bytes.fromhex(h) for i, h in rows})
+    if by_level:
+        clause = sa.or_(
+            *(
+                (_nodes.c.level == level) & _nodes.c.node_index.in_(indexes)
+                for level, indexes in by_level.items()
+            )
+        )
+        rows = conn.execute(sa.select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash).where(clause))
+        out.update({(int(lv), int(i)): bytes.fromhex(h) for lv, i, h in rows})
+    return out
+
+
+def _from_leaves(conn: sa.Connection, key: Subtree) -> bytes | None:
+    level, index = key
+    lo, hi = index << level, (index + 1) << level
+    values = (
+        conn.execute(
+            sa.select(_entries.c.leaf_hash)
+            .where((_entries.c.entry_index >= lo) & (_entries.c.entry_index < hi))
+            .order_by(_entries.c.entry_index)
+        )
+        .scalars()
+        .all()
+    )
+    if len(values) != hi - lo:
+        return None
+    return root_from_leaf_hashes([bytes.fromhex(v) for v in values])
+
+
+def read_subtrees(conn: sa.Connection, keys: Collection[Subtree]) -> dict[Subtree, bytes]:
+    """The hashes of the full subtrees ``keys`` (stored rows; missing ones recomputed from the leaves).
+
+    A subtree whose leaves are not all stored is left out of the result (the caller names it).
+    """
+    out = _fetch(conn, keys)
+    for key in keys:
+        if key not in out:
+            value = _from_leaves(conn, key)
+            if value is not None:
+                out[key] = value
+    return out
+
+
+def rebuild_tree_nodes(conn: sa.Connection) -> int:
+    """Recompute every stored subtree from the leaf hashes of ``audit_entries`` (one pass). Returns the size."""
+    conn.execute(sa.delete(_nodes))
+    frontier = MerkleFrontier()
+    pending: list[tuple[Subtree, bytes]] = []
+    result = conn.execution_options(yield_per=_BATCH).execute(
+        sa.select(_entries.c.leaf_hash).order_by(_entries.c.entry_index)
+    )
+    for leaf in result.scalars():
+        pending.extend(frontier.append_nodes(bytes.fromhex(leaf)))
+        if len(pending) >= _BATCH:
+            _insert(conn, pending)
+            pending = []
+    _insert(conn, pending)
+    return frontier.size
+
+
+def extend_tree_nodes(conn: sa.Connection, old_size: int, leaves: Sequence[bytes]) -> None:
+    """Store the full subtrees completed by appending ``leaves`` to a tree of ``old_size`` entries.
+
+    Call after the entries themselves were inserted (in the same transaction). When the right edge of the
+    old tree is not stored (a log not yet backfilled), the whole table is rebuilt instead.
+    """
+    cover = subtree_cover(0, old_size)
+    stored = _fetch(conn, cover)
+    if len(stored) != len(cover):
+        rebuild_tree_nodes(conn)
+        return
+    frontier = MerkleFrontier.from_subtrees(old_size, [stored[k] for k in cover])
+    made: list[tuple[Subtree, bytes]] = []
+    for leaf in leaves:
+        made.extend(frontier.append_nodes(leaf))
+    _insert(conn, made)
