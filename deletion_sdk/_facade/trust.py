@@ -18,6 +18,7 @@ from deletion_sdk.errors import ConfigurationError
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import ChangeEvent
 from deletion_sdk.ledger.subjects import SubjectKey
+from deletion_sdk.ledger.webhooks import enqueue as enqueue_webhooks
 
 __all__ = ["TrustOperations"]
 
@@ -36,6 +37,7 @@ class TrustOperations(FacadeBase):
         return deployment_audit_log(self.ledger, self.settings, signer=signer)  # with witness and keyring
 
     def _audit_sink(self, session: Session, events: Sequence[ChangeEvent]) -> None:
+        enqueue_webhooks(session, events)  # the webhook outbox commits with the change, like its audit entry
         self.audit_log.append_many(
             [NewEvent(type=e.type, data=dict(e.data), actor=e.actor) for e in events], session=session
         )

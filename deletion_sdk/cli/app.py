@@ -45,13 +45,17 @@ def _register() -> None:
         core,
         datasets,
         demo,
+        external,
         keys,
         models,
         policies,
         qualify,
         redteam,
         requests,
+        serve,
+        tokens,
         unlearners,
+        webhooks,
     )
 
     for module in (
@@ -60,6 +64,7 @@ def _register() -> None:
         requests,
         datasets,
         models,
+        external,
         batch,
         demo,
         unlearners,
@@ -68,6 +73,9 @@ def _register() -> None:
         audit,
         qualify,
         redteam,
+        serve,
+        tokens,
+        webhooks,
     ):
         module.register(app)
 
