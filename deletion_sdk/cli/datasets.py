@@ -1,4 +1,4 @@
-"""``deletion-sdk datasets register|show|list|synth``."""
+"""``deletion-sdk datasets register|ingest|show|list|synth``."""
 
 from __future__ import annotations
 
@@ -37,6 +37,41 @@ def register(app: typer.Typer) -> None:
         with open_sdk(ctx) as sdk:
             record = sdk.register_dataset(name=name, manifest=manifest)
         emit(record, as_json=as_json, human=lambda: _print(record))
+
+    @group.command("ingest")
+    def ingest(
+        ctx: typer.Context,
+        dataset: str = typer.Argument(..., help="Registered dataset name or id."),
+        delete_source: bool = typer.Option(
+            False, "--delete-source", help="Delete the plaintext originals once every sealed copy decrypts."
+        ),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Copy a dataset into HOME/vault, each person's files sealed under their own data key, so that
+        erasing them destroys the key (crypto-shredding): every copy, backups included, turns unreadable."""
+        from deletion_sdk.erasure.crypto_ingest import ingest_dataset
+
+        with open_sdk(ctx) as sdk:
+            key = sdk.settings.master_key
+            result = ingest_dataset(
+                sdk.ledger,
+                sdk.layout,
+                dataset=dataset,
+                master_key=None if key is None else key.get_secret_value(),
+                delete_source=delete_source,
+            )
+
+        def human() -> None:
+            made = "created" if result.master_key_created else "existing"
+            print(
+                f"sealed {result.n_sealed} examples of {result.n_subjects} people into {result.vault} "
+                f"({result.n_keys_created} new data keys; {result.n_skipped} erased examples skipped; "
+                f"master key {result.master_key_fingerprint}, {made})"
+            )
+            if result.source_deleted:
+                print("plaintext originals deleted")
+
+        emit(result, as_json=as_json, human=human)
 
     @group.command("show")
     def show(

@@ -46,7 +46,14 @@ from deletion_sdk.erasure.crypto_keys import (
 )
 from deletion_sdk.erasure.records import StoredExample
 from deletion_sdk.erasure.store import StoreContext
-from deletion_sdk.errors import ConflictError, InputError, IntegrityError, ManifestError, NotFoundError
+from deletion_sdk.errors import (
+    ConfigurationError,
+    ConflictError,
+    InputError,
+    IntegrityError,
+    ManifestError,
+    NotFoundError,
+)
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import crypto as ledger_crypto
 from deletion_sdk.ledger._types import utcnow
@@ -105,7 +112,10 @@ def _master(ledger: Ledger, layout: HomeLayout, given: str | None) -> tuple[Mast
         with ledger.session(write=False) as session:
             stored = ledger_crypto.master_key_ids(session)
         if not stored:
-            return MasterKey.create(layout.master_key), True
+            try:
+                return MasterKey.create(layout.master_key), True
+            except ConfigurationError:  # another process created it a moment ago: use theirs
+                pass
     return load_master_key(ledger, layout, given=given), False
 
 
@@ -118,77 +128,91 @@ def _stored(row: ExampleInput) -> StoredExample:
     )
 
 
-def _ensure_keys(
-    ledger: Ledger, master: MasterKey, refs: Sequence[str], now: datetime
-) -> tuple[dict[str, tuple[bytes, str]], int]:
-    """Every subject's (data key, key digest), creating missing keys in one transaction."""
+def _prepare_keys(
+    ledger: Ledger, master: MasterKey, refs: Sequence[str]
+) -> tuple[dict[str, tuple[bytes, str]], list[ledger_crypto.WrappedKey]]:
+    """Every subject's (data key, key digest): stored ones unwrapped, missing ones made (not stored yet)."""
+    with ledger.session(write=False) as session:
+        stored = ledger_crypto.data_keys(session, refs)
+    new: list[ledger_crypto.WrappedKey] = []
+    plain: dict[str, tuple[bytes, str]] = {}
+    for ref in refs:
+        if ref in stored:
+            w = stored[ref]
+            key = unwrap_data_key(master, w.wrapped, subject_ref=ref, wrapped_by=w.master_key_id)
+            plain[ref] = (key, w.key_digest)
+            continue
+        key = new_data_key()
+        wrapped = wrap_data_key(master, key, subject_ref=ref)
+        new.append(ledger_crypto.WrappedKey(ref, wrapped, key_digest(wrapped), master.fingerprint))
+        plain[ref] = (key, key_digest(wrapped))
+    return plain, new
+
+
+def _seal_one(
+    r: ExampleInput, root: Path, vault: Path, key: bytes, digest: str
+) -> ledger_crypto.SealedExample:
+    source = Path(str(r.path))
+    source = source if source.is_absolute() else root / source
     try:
-        with ledger.session() as session:
-            stored = ledger_crypto.data_keys(session, refs)
-            new: list[ledger_crypto.WrappedKey] = []
-            plain: dict[str, tuple[bytes, str]] = {}
-            for ref in refs:
-                if ref in stored:
-                    w = stored[ref]
-                    key = unwrap_data_key(master, w.wrapped, subject_ref=ref, wrapped_by=w.master_key_id)
-                    plain[ref] = (key, w.key_digest)
-                    continue
-                key = new_data_key()
-                wrapped = wrap_data_key(master, key, subject_ref=ref)
-                new.append(ledger_crypto.WrappedKey(ref, wrapped, key_digest(wrapped), master.fingerprint))
-                plain[ref] = (key, key_digest(wrapped))
-            ledger_crypto.add_data_keys(session, new, now=now)
-    except sa.exc.IntegrityError as e:
-        raise ConflictError("another ingest created data keys at the same time; run the ingest again") from e
-    return plain, len(new)
+        plaintext = source.read_bytes()
+    except OSError as e:
+        raise ManifestError(f"example {r.example_id!r}: cannot read {r.path}: {e.strerror or e}") from e
+    if hashlib.sha256(plaintext).hexdigest() != r.content_digest:
+        raise IntegrityError(f"example {r.example_id!r}: {r.path} changed since registration")
+    bind = {"subject_ref": r.subject_ref, "example_id": r.example_id, "content_digest": r.content_digest}
+    sealed = seal_example(key, plaintext, **bind)
+    name = vault_name(**bind)
+    atomic_write(sealed_path(vault, name), sealed, mode=0o600)
+    return ledger_crypto.SealedExample(
+        name,
+        r.subject_ref,
+        r.example_id,
+        r.content_digest,
+        digest,
+        hashlib.sha256(sealed).hexdigest(),
+        len(sealed),
+    )
 
 
 def _seal_all(
-    rows: Sequence[ExampleInput], root: Path, vault: Path, keys: dict[str, tuple[bytes, str]]
-) -> list[ledger_crypto.SealedExample]:
+    ledger: Ledger, rows: Sequence[ExampleInput], root: Path, vault: Path, keys: dict[str, tuple[bytes, str]]
+) -> tuple[list[ledger_crypto.SealedExample], list[Path]]:
+    """Seal every row into the vault; copies already there (same owner, id, bytes and key) are reused.
+
+    Returns:
+        The sealed copies, and the files this call wrote (to remove should the ingest fail).
+    """
+    names = {
+        r.example_id: vault_name(
+            subject_ref=r.subject_ref, example_id=r.example_id, content_digest=r.content_digest
+        )
+        for r in rows
+    }
+    with ledger.session(write=False) as session:
+        existing = {s.file_name: s for s in ledger_crypto.sealed_examples(session, file_names=names.values())}
     out: list[ledger_crypto.SealedExample] = []
     written: list[Path] = []
     try:
         for r in rows:
-            source = Path(str(r.path))
-            source = source if source.is_absolute() else root / source
-            try:
-                plaintext = source.read_bytes()
-            except OSError as e:
-                raise ManifestError(
-                    f"example {r.example_id!r}: cannot read {r.path}: {e.strerror or e}"
-                ) from e
-            if hashlib.sha256(plaintext).hexdigest() != r.content_digest:
-                raise IntegrityError(f"example {r.example_id!r}: {r.path} changed since registration")
             key, digest = keys[r.subject_ref]
-            sealed = seal_example(
-                key,
-                plaintext,
-                subject_ref=r.subject_ref,
-                example_id=r.example_id,
-                content_digest=r.content_digest,
-            )
-            name = vault_name(
-                subject_ref=r.subject_ref, example_id=r.example_id, content_digest=r.content_digest
-            )
-            written.append(atomic_write(sealed_path(vault, name), sealed, mode=0o600))
-            out.append(
-                ledger_crypto.SealedExample(
-                    name,
-                    r.subject_ref,
-                    r.example_id,
-                    r.content_digest,
-                    digest,
-                    hashlib.sha256(sealed).hexdigest(),
-                    len(sealed),
-                )
-            )
+            old = existing.get(names[r.example_id])
+            if old is not None and old.key_digest == digest and sealed_path(vault, old.file_name).is_file():
+                out.append(old)
+                continue
+            out.append(_seal_one(r, root, vault, key, digest))
+            written.append(sealed_path(vault, out[-1].file_name))
     except BaseException:
-        for path in written:  # ciphertext only, but a failed ingest leaves nothing behind
-            with contextlib.suppress(OSError):
-                path.unlink()
+        _remove(written)
         raise
-    return out
+    return out, written
+
+
+def _remove(paths: Sequence[Path]) -> None:
+    """Delete files this ingest wrote (ciphertext only, but a failed ingest leaves nothing behind)."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def ingest_dataset(
@@ -233,25 +257,38 @@ def ingest_dataset(
     keep = [r for r in rows if r.example_id not in skip]
     master, created = _master(ledger, layout, master_key)
     refs = sorted({r.subject_ref for r in keep})
-    keys, n_new = _ensure_keys(ledger, master, refs, stamp)
-    sealed = _seal_all(keep, Path(root_dir), layout.vault, keys)
-    with ledger.session() as session:
-        live = ledger_crypto.data_keys(session, refs)
-        lost = [s for s in sealed if live.get(s.subject_ref) is None]  # shredded while we were sealing
-        for s in lost:
-            sealed_path(layout.vault, s.file_name).unlink(missing_ok=True)
-        sealed = [s for s in sealed if live.get(s.subject_ref) is not None]
-        ledger_crypto.record_ingest(
-            session,
-            dataset_id=dataset_id,
-            sealed=sealed,
-            n_skipped=len(skip) + len(lost),
-            n_keys_created=n_new,
-            master_key_id=master.fingerprint,
-            actor="ingest",
-            now=stamp,
-        )
-        session.execute(sa.update(Dataset).where(col(Dataset.id) == dataset_id).values(store=ENCRYPTED_STORE))
+    keys, new_keys = _prepare_keys(ledger, master, refs)
+    sealed, written = _seal_all(ledger, keep, Path(root_dir), layout.vault, keys)
+    made = {k.subject_ref for k in new_keys}
+    try:
+        with ledger.session() as session:
+            # Keys, sealed copies and the ingest record commit together: a crash leaves only unreferenced
+            # ciphertext under keys that were never stored. A stored key destroyed while we were sealing
+            # drops its person's copies.
+            live = set(ledger_crypto.data_keys(session, refs)) | made
+            lost = [s for s in sealed if s.subject_ref not in live]
+            sealed = [s for s in sealed if s.subject_ref in live]
+            ledger_crypto.add_data_keys(session, new_keys, now=stamp)
+            ledger_crypto.record_ingest(
+                session,
+                dataset_id=dataset_id,
+                sealed=sealed,
+                n_skipped=len(skip) + len(lost),
+                n_keys_created=len(new_keys),
+                master_key_id=master.fingerprint,
+                actor="ingest",
+                now=stamp,
+            )
+            session.execute(
+                sa.update(Dataset).where(col(Dataset.id) == dataset_id).values(store=ENCRYPTED_STORE)
+            )
+    except sa.exc.IntegrityError as e:
+        _remove(written)
+        raise ConflictError("another ingest stored data keys at the same time; run the ingest again") from e
+    except BaseException:
+        _remove(written)
+        raise
+    _remove([sealed_path(layout.vault, s.file_name) for s in lost])
     if delete_source:
         _delete_originals(ledger, layout, master, Path(root_dir), [r for r in keep if r.subject_ref in live])
     return IngestResult(
@@ -260,7 +297,7 @@ def ingest_dataset(
         n_sealed=len(sealed),
         n_skipped=len(skip) + len(lost),
         n_subjects=len({s.subject_ref for s in sealed}),
-        n_keys_created=n_new,
+        n_keys_created=len(new_keys),
         master_key_fingerprint=master.fingerprint,
         master_key_created=created,
         vault=str(layout.vault),

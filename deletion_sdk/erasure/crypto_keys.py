@@ -231,6 +231,6 @@ def open_example(
             f"example {example_id!r}: the encrypted file does not authenticate (altered, swapped with "
             "another example's, or sealed under another key)"
         ) from e
-    if hashlib.sha256(plaintext).hexdigest() != content_digest:  # pragma: no cover - AD binds the digest
+    if hashlib.sha256(plaintext).hexdigest() != content_digest:  # sealed by a key holder under a false digest
         raise IntegrityError(f"example {example_id!r}: decrypted bytes differ from the registered digest")
     return plaintext
