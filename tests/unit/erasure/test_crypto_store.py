@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -329,3 +331,13 @@ def test_ingest_skips_erased_people_refuses_twice_and_refuses_changed_files(worl
     assert w.load().shape[0] == len(w.others())
     with w.sdk.ledger.session(write=False) as session:
         assert ledger_crypto.data_keys(session, [w.victim]) == {}
+
+
+def test_the_encrypted_store_is_found_through_the_entry_point_group() -> None:
+    # A fresh interpreter that never imported the module: the batch job finds the store by the dataset's name.
+    code = (
+        "import sys; from deletion_sdk.erasure.store import get_store; "
+        "assert 'deletion_sdk.erasure.crypto' not in sys.modules; print(get_store('encrypted').__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "deletion_sdk.erasure.crypto"
