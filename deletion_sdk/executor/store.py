@@ -179,6 +179,21 @@ class ResultStore:
             self.weights_path(result.key), expected_digest=result.digest, device=device
         ).model
 
+    def discard(self, key: str) -> None:
+        """Forget task ``key``: its record first (so it no longer counts as finished), then its files."""
+        for suffix in (".task.json", ".safetensors", ".json"):
+            self._stem(key).with_suffix(suffix).unlink(missing_ok=True)
+
+    def remove_if_empty(self) -> None:
+        """Remove the store's directories when no file is left in them."""
+        if not self.root.is_dir():
+            return
+        for sub in self.root.iterdir():
+            if sub.is_dir() and not any(sub.iterdir()):
+                sub.rmdir()
+        if not any(self.root.iterdir()):
+            self.root.rmdir()
+
     def records(self) -> list[TaskResult]:
         """Every finished task in the store (any order)."""
         out = []

@@ -8,9 +8,11 @@ score ``F · (RA_U / RA_R) · (TA_U / TA_R)``. The oracle — the retrained mode
 is the ceiling at ``N // 2`` models; the method is also scored at that size (its first ``N // 2`` unlearned
 models against the first half of the retrained ones) for a like-for-like comparison, since F depends on N.
 
-Originals and retrained models depend only on the data, the forget set, the configuration and the seed, so
-they are cached under ``HOME/qualification/models/<key>/`` (safetensors, digest-checked on load) and shared
-by every method qualified on the same setting.
+Every training and unlearning run is an independent task run by an executor (``local``: one after another
+in this process; ``ray``: fanned out over a Ray cluster, see :mod:`deletion_sdk.executor`). Finished runs
+are stored under ``HOME/qualification/models/``, content-addressed by the digest of their full spec (data,
+configuration, seed, method, parameters, code), so a killed qualification resumes without redoing them, and
+originals and retrained models are shared by every method qualified on the same setting.
 
 The report is stored as RFC 8785 canonical JSON named by its SHA-256 under ``HOME/qualification/``; a
 certificate cites that digest.
@@ -18,8 +20,10 @@ certificate cites that digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,16 +38,19 @@ from deletion_sdk._device import resolve_device
 from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
-from deletion_sdk.logging import get_logger
-from deletion_sdk.training.checkpoints import (
-    CheckpointMetadata,
-    load_checkpoint,
-    save_checkpoint,
-    training_root,
+from deletion_sdk.executor import (
+    Executor,
+    ResultStore,
+    TaskResult,
+    data_ref,
+    resolve_executor,
+    train_task,
+    unlearn_task,
 )
+from deletion_sdk.logging import get_logger
+from deletion_sdk.training.checkpoints import training_root
 from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.training.inference import predict_logits
-from deletion_sdk.training.loop import train_model
 from deletion_sdk.verification._arrays import FrozenModel
 from deletion_sdk.verification.estimates import Estimate, mean_estimate
 from deletion_sdk.verification.forgetting_quality import ForgettingQuality, final_score, forgetting_quality
@@ -188,46 +195,6 @@ def select_forget_set(train: FaceTensors, *, fraction: float = 0.02, seed: int =
     return train.take(sorted(chosen))
 
 
-def _models_dir(directory: str | os.PathLike[str] | None, key: dict[str, Any]) -> Path | None:
-    if directory is None:
-        return None
-    digest = hashlib.sha256(rfc8785.dumps(key)).hexdigest()[:24]
-    return Path(directory) / "models" / digest
-
-
-def _trained(
-    directory: Path | None, name: str, data: FaceTensors, config: TrainConfig, device: torch.device
-) -> tuple[nn.Module, float]:
-    """The model ``name`` trained on ``data`` (from the cache when present) and its training-loop seconds.
-
-    ``directory`` None: no cache (trained in memory, not saved).
-    """
-    if directory is None:
-        result = train_model(data, config=config, device=device)
-        return result.model, result.metrics.train_time_s
-    path = directory / f"{name}.safetensors"
-    if path.is_file():
-        loaded = load_checkpoint(path, device=device)
-        extra = loaded.metadata.extra
-        if loaded.metadata.train_config == config and extra.get("train_time_s"):
-            return loaded.model, float(extra["train_time_s"])
-    result = train_model(data, config=config, device=device)
-    save_checkpoint(
-        result.model,
-        path,
-        metadata=CheckpointMetadata(
-            architecture=config.arch,
-            num_classes=config.num_classes,
-            image_size=config.image_size,
-            train_config=config,
-            training_root=training_root(data.example_ids),
-            n_training_examples=len(data),
-            extra={"train_time_s": repr(result.metrics.train_time_s), "role": name},
-        ),
-    )
-    return result.model, result.metrics.train_time_s
-
-
 def _evaluate(model: nn.Module, sets: dict[str, FaceTensors]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, data in sets.items():
@@ -237,6 +204,69 @@ def _evaluate(model: nn.Module, sets: dict[str, FaceTensors]) -> dict[str, Any]:
         else:
             out[name] = float((logits.argmax(1) == data.labels).double().mean())
     return out
+
+
+def _run_models(
+    runner: Executor,
+    store: ResultStore,
+    method: Any,
+    n_models: int,
+    model_config: TrainConfig,
+    sets: dict[str, FaceTensors],
+    train: FaceTensors,
+    device: torch.device,
+    progress: Callable[[str], None] | None,
+) -> tuple[list[TaskResult], list[TaskResult]]:
+    """Train N originals and N retrains, then unlearn from each original: (unlearned, retrained) results.
+
+    Model ``i`` uses seed ``model_config.seed + i``; unlearning run ``i`` uses seed ``i``. ``sets`` holds
+    the ``forget`` and ``retain`` sets.
+    """
+    forget, retain = sets["forget"], sets["retain"]
+    configs = [model_config.model_copy(update={"seed": model_config.seed + i}) for i in range(n_models)]
+    train_ref, forget_ref, retain_ref = data_ref(train), data_ref(forget), data_ref(retain)
+    total = 3 * n_models
+    done = 0
+
+    def report(result: TaskResult, reused: bool) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            how = "stored earlier" if reused else f"{result.seconds:.1f}s on {result.worker}"
+            progress(f"run {done}/{total}: {result.label} ({how})")
+
+    first = runner.run(
+        [
+            train_task(train, c, device=device, label=f"original-{i:03d}", ref=train_ref)
+            for i, c in enumerate(configs)
+        ]
+        + [
+            train_task(retain, c, device=device, label=f"retrain-{i:03d}", ref=retain_ref)
+            for i, c in enumerate(configs)
+        ],
+        store=store,
+        progress=report,
+    )
+    originals, retrained = first[:n_models], first[n_models:]
+    unlearned = runner.run(
+        [
+            unlearn_task(
+                method,
+                source=originals[i],
+                forget=forget,
+                retain=retain,
+                config=configs[i],
+                seed=i,
+                device=device,
+                label=f"unlearned-{i:03d}",
+                refs=(forget_ref, retain_ref),
+            )
+            for i in range(n_models)
+        ],
+        store=store,
+        progress=report,
+    )
+    return unlearned, retrained
 
 
 def qualify(
@@ -253,6 +283,7 @@ def qualify(
     seed: int = 0,
     directory: str | os.PathLike[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    executor: str | Executor | None = None,
 ) -> QualificationReport:
     """Qualify an unlearner: F, final score and oracle over ``n_models`` originals, retrains and unlearnings.
 
@@ -271,18 +302,24 @@ def qualify(
         params: parameter overrides for the unlearner.
         device: where to train, unlearn and evaluate.
         seed: seeds the forget-set choice; unlearning run ``i`` uses seed ``i``.
-        directory: the qualification directory (a deployment's ``HomeLayout.qualification``): trained
-            models are cached under ``models/`` there (a killed run resumes) and the report is stored
-            there (see :func:`store_qualification`). None: no cache, and the report is only returned.
-        progress: called with a one-line message after each model.
+        directory: the qualification directory (a deployment's ``HomeLayout.qualification``): finished
+            runs are stored under ``models/`` there (a killed run resumes; originals and retrains are shared
+            between methods) and the report is stored there (see :func:`store_qualification`). None: runs
+            are kept in a temporary directory removed at the end, and the report is only returned.
+        progress: called with a one-line message after each run.
+        executor: ``"local"`` (None: one run after another in this process), ``"ray"``, another
+            registered name, or an :class:`~deletion_sdk.executor.Executor` instance (which the caller
+            closes). Results are bit-identical across executors at the same CPU thread count.
 
     Returns:
         The :class:`QualificationReport`.
 
     Raises:
-        InputError: N < 6, a forget example missing from ``train``, or an unknown unlearner / parameter.
+        InputError: N < 6, a forget example missing from ``train``, or an unknown unlearner / parameter
+            or executor.
+        ExecutorError: a run failed (the runs finished before it stay stored).
     """
-    from deletion_sdk.unlearning import UnlearningContext, create_unlearner, run_unlearner
+    from deletion_sdk.unlearning import create_unlearner
     from deletion_sdk.unlearning.provenance import code_digest
 
     if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 6:
@@ -305,35 +342,25 @@ def qualify(
             f"The 'forget' parameter must be a subset of 'train'. Got {len(missing)} other rows."
         )
     retain = train.exclude(forget_set.example_ids)
-    cache = _models_dir(
-        directory,
-        {
-            "train_config": model_config.model_dump(mode="json"),
-            "training_root": training_root(train.example_ids),
-            "forget_root": training_root(forget_set.example_ids),
-            "device": dev.type,
-        },
-    )
     sets = {"forget": forget_set, "retain": retain, "test": test}
-    unlearned_eval, retrained_eval, unlearn_s, retrain_s = [], [], [], []
-    for i in range(n_models):
-        cfg = model_config.model_copy(update={"seed": model_config.seed + i})
-        original, _ = _trained(cache, f"original-{i:03d}", train, cfg, dev)
-        run = run_unlearner(
-            method,
-            original,
-            forget=forget_set,
-            retain=retain,
-            context=UnlearningContext(device=dev, seed=i, train_config=cfg),
-        )
-        unlearned_eval.append(_evaluate(run.model, sets))
-        unlearn_s.append(run.wall_time_s)
-        del original, run
-        retrained, seconds = _trained(cache, f"retrain-{i:03d}", retain, cfg, dev)
-        retrained_eval.append(_evaluate(retrained, sets))
-        retrain_s.append(seconds)
-        if progress is not None:
-            progress(f"model {i + 1}/{n_models}: unlearning {unlearn_s[-1]:.1f}s, retraining {seconds:.1f}s")
+    runner, owned = resolve_executor(executor)
+    try:
+        with contextlib.ExitStack() as stack:
+            if directory is None:
+                root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="qualification-")))
+            else:
+                root = Path(directory) / "models"
+            store = ResultStore(root)
+            unlearned, retrained = _run_models(
+                runner, store, method, n_models, model_config, sets, train, dev, progress
+            )
+            unlearned_eval = [_evaluate(store.load_model(r, device=dev), sets) for r in unlearned]
+            retrained_eval = [_evaluate(store.load_model(r, device=dev), sets) for r in retrained]
+    finally:
+        if owned:
+            runner.close()
+    unlearn_s = [r.seconds for r in unlearned]
+    retrain_s = [r.seconds for r in retrained]
 
     u_conf = np.stack([e["forget"] for e in unlearned_eval])
     r_conf = np.stack([e["forget"] for e in retrained_eval])

@@ -19,8 +19,10 @@ the index, so a modified file raises :class:`~deletion_sdk.errors.IntegrityError
 stored only as they already appear in the training pool (they are pseudonymous data-set keys, never subject
 identifiers).
 
-``executor="local"`` trains the members one after another on ``device``; a distributed executor (Ray) can
-be added behind the same interface.
+Members are independent training tasks run by an executor (:mod:`deletion_sdk.executor`): ``"local"``
+trains them one after another on ``device``, ``"ray"`` fans them out over a Ray cluster. A finished member
+passes through the executor's result store under ``tasks/`` and is removed from it once the member file
+and the index hold it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +40,14 @@ from deletion_sdk._device import resolve_device
 from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import ConflictError, InputError, IntegrityError
+from deletion_sdk.executor import (
+    Executor,
+    ResultStore,
+    TaskResult,
+    get_executor,
+    resolve_executor,
+    train_task,
+)
 from deletion_sdk.logging import get_logger
 from deletion_sdk.training.checkpoints import (
     CheckpointMetadata,
@@ -47,7 +57,6 @@ from deletion_sdk.training.checkpoints import (
 )
 from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.training.inference import predict_logits
-from deletion_sdk.training.loop import train_model
 from deletion_sdk.verification._arrays import BoolArray, FloatArray, FrozenModel
 from deletion_sdk.verification.lira import LiraReport, per_example_lira, split_in_out
 from deletion_sdk.verification.signals import logit_scaled_confidence
@@ -62,8 +71,6 @@ __all__ = [
 ]
 
 SHADOW_FORMAT = "deletion-sdk-shadow-bank/v1"
-Executor = Literal["local"]
-_EXECUTORS = ("local",)
 _log = get_logger("deletion_sdk.verification.shadow")
 
 
@@ -162,7 +169,8 @@ class ShadowBank:
         directory: where the bank lives (a deployment uses ``HomeLayout.shadow_bank(model_digest)``,
             i.e. ``HOME/shadow/<model_digest>``).
         device: where members are trained and evaluated.
-        executor: ``"local"`` (members trained one after another in this process).
+        executor: ``"local"`` (members trained one after another in this process), ``"ray"``, another
+            registered executor name, or an :class:`~deletion_sdk.executor.Executor` (its owner closes it).
         seed: seeds the IN masks and the members.
     """
 
@@ -175,17 +183,15 @@ class ShadowBank:
         k: int | None = None,
         directory: str | os.PathLike[str],
         device: str | torch.device = "auto",
-        executor: str = "local",
+        executor: str | Executor = "local",
         seed: int = 0,
     ) -> None:
         if len(pool) < 2:
             raise InputError(f"The 'pool' parameter must hold at least 2 examples. Got {len(pool)}.")
         if not model_digest or any(c not in "0123456789abcdef" for c in model_digest.lower()):
             raise InputError(f"The 'model_digest' parameter must be a hex digest. Got {model_digest!r}.")
-        if executor not in _EXECUTORS:
-            raise InputError(
-                f"The 'executor' parameter must be one of {', '.join(_EXECUTORS)}. Got {executor!r} instead."
-            )
+        if not isinstance(executor, Executor):
+            get_executor(executor)  # an unknown name raises RegistryError, listing the registered ones
         self.k = default_shadow_models(device) if k is None else k
         if self.k < 2:
             raise InputError(f"The 'k' parameter must be an int >= 2. Got {k!r} instead.")
@@ -242,47 +248,78 @@ class ShadowBank:
         return index
 
     def build(self, *, progress: bool = False) -> ShadowBankIndex:
-        """Train the members that are missing (all of them the first time) and return the index."""
+        """Train the members that are missing (all of them the first time) and return the index.
+
+        Raises:
+            ExecutorError: a member's training failed (members finished before it are kept).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         index = self.load_index() or self._fresh_index()
+        if not self.index_path.is_file():
+            atomic_write(self.index_path, index.model_dump_json())
         done = {m.index for m in index.members}
+        missing = [k for k in range(index.k) if k not in done]
+        if not missing:
+            return index
+        runner, owned = resolve_executor(self.executor)
+        device = resolve_device(self.device)
+        tasks, member_of = [], {}
+        for k in missing:
+            cfg = self.config.model_copy(update={"seed": self.seed * 1_000_003 + k})
+            train = self.pool.take(np.flatnonzero(index.in_mask[k]).tolist())
+            task = train_task(train, cfg, device=device, label=f"member-{k:03d}", progress=progress)
+            tasks.append(task)
+            member_of[task.with_threads(runner.cpu_threads).key] = (k, task)
+        store = ResultStore(self.directory / "tasks")
         members = list(index.members)
-        for k in range(index.k):
-            if k in done:
-                continue
-            seed = self.seed * 1_000_003 + k
-            rows = np.flatnonzero(index.in_mask[k]).tolist()
-            train = self.pool.take(rows)
-            cfg = self.config.model_copy(update={"seed": seed})
-            result = train_model(train, config=cfg, device=self.device, progress=progress)
-            saved = save_checkpoint(
-                result.model,
-                self.directory / f"member-{k:03d}.safetensors",
-                metadata=CheckpointMetadata(
-                    architecture=cfg.arch,
-                    num_classes=cfg.num_classes,
-                    image_size=cfg.image_size,
-                    train_config=cfg,
-                    training_root=training_root(train.example_ids),
-                    n_training_examples=len(train),
-                    extra={"shadow_bank_of": self.model_digest, "member": str(k)},
-                ),
-            )
+
+        def keep(result: TaskResult, _reused: bool) -> None:
+            nonlocal index
+            k, task = member_of[result.key]
+            self._write_member(k, task.inputs["train"], task.spec.config, store, result)
             members.append(
                 ShadowMember(
                     index=k,
-                    seed=seed,
-                    digest=saved.digest,
-                    n_train=len(train),
-                    train_time_s=result.metrics.train_time_s,
+                    seed=task.spec.config.seed,
+                    digest=result.digest,
+                    n_train=len(task.inputs["train"]),
+                    train_time_s=result.seconds,
                 )
             )
             index = index.model_copy(update={"members": tuple(sorted(members, key=lambda m: m.index))})
             atomic_write(self.index_path, index.model_dump_json())
+            store.discard(result.key)  # the member file and the index now hold it
             _log.info("shadow.member_trained", member=k, k=index.k, model_digest=self.model_digest[:16])
-        if not self.index_path.is_file():
-            atomic_write(self.index_path, index.model_dump_json())
+
+        try:
+            runner.run(tasks, store=store, progress=keep)
+        finally:
+            if owned:
+                runner.close()
+        store.remove_if_empty()
         return index
+
+    def _write_member(
+        self, k: int, train: FaceTensors, cfg: TrainConfig, store: ResultStore, result: TaskResult
+    ) -> None:
+        """Write member ``k``'s checkpoint from the stored task result (same weights, same digest)."""
+        saved = save_checkpoint(
+            store.load_model(result),
+            self.directory / f"member-{k:03d}.safetensors",
+            metadata=CheckpointMetadata(
+                architecture=cfg.arch,
+                num_classes=cfg.num_classes,
+                image_size=cfg.image_size,
+                train_config=cfg,
+                training_root=training_root(train.example_ids),
+                n_training_examples=len(train),
+                extra={"shadow_bank_of": self.model_digest, "member": str(k)},
+            ),
+        )
+        if saved.digest != result.digest:
+            raise IntegrityError(
+                f"Shadow member {k} was written with digest {saved.digest}, not {result.digest}."
+            )
 
     def members(self) -> Iterator[tuple[ShadowMember, nn.Module]]:
         """Each finished member with its model, loaded and digest-checked, in index order."""

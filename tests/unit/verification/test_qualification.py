@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ import torch
 from deletion_sdk.cli.app import main
 from deletion_sdk.data import FaceTensors
 from deletion_sdk.errors import InputError, IntegrityError
+from deletion_sdk.executor import ResultStore
 from deletion_sdk.training import TrainConfig
 from deletion_sdk.unlearning import get_unlearner
 from deletion_sdk.verification.qualification import (
@@ -86,8 +89,10 @@ def test_trained_models_are_cached_and_shared_between_methods(
     qualified: tuple[QualificationReport, Path],
 ) -> None:
     report, home = qualified
-    cached = sorted(p.name for p in (home / "qualification" / "models").rglob("*.safetensors"))
-    assert len(cached) == 12 and cached[0] == "original-000.safetensors"
+    store = ResultStore(home / "qualification" / "models")
+    records = store.records()
+    assert Counter(r.kind for r in records) == {"train": 12, "unlearn": 6}
+    assert {r.label for r in records if r.kind == "train"} >= {"original-000", "retrain-005"}
     models = home / "qualification" / "models"
     mtimes = {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")}
     g = torch.Generator().manual_seed(9)
@@ -103,10 +108,63 @@ def test_trained_models_are_cached_and_shared_between_methods(
         device="cpu",
         directory=home / "qualification",
     )
-    assert {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")} == mtimes
+    after = {p: p.stat().st_mtime_ns for p in models.rglob("*.safetensors")}
+    assert {p: after[p] for p in mtimes} == mtimes  # nothing trained again or rewritten
+    assert Counter(r.kind for r in store.records()) == {"train": 12, "unlearn": 12}
     # same retrained models: the retrained-side accuracies and the oracle are identical
     assert other.retain_accuracy_retrained == report.retain_accuracy_retrained
     np.testing.assert_array_equal(other.oracle.epsilons, report.oracle.epsilons)
+
+
+def test_a_rerun_reuses_every_run_and_gives_the_same_figures(
+    qualified: tuple[QualificationReport, Path],
+) -> None:
+    report, home = qualified
+    g = torch.Generator().manual_seed(9)
+    train = make_faces(120, offset=60_000, generator=g)
+    test = make_faces(40, offset=70_000, generator=g)
+    lines: list[str] = []
+    again = qualify(
+        "finetune",
+        CONFIG,
+        6,
+        train=train,
+        test=test,
+        forget=train.take(list(range(12))),
+        device="cpu",
+        directory=home / "qualification",
+        progress=lines.append,
+    )
+    assert len(lines) == 18 and all("stored earlier" in line for line in lines)
+    assert again.model_dump(exclude={"created_at"}) == report.model_dump(exclude={"created_at"})
+
+
+def test_a_tampered_stored_model_is_refused(
+    qualified: tuple[QualificationReport, Path], tmp_path: Path
+) -> None:
+    _, home = qualified
+    copy = tmp_path / "qualification"
+    shutil.copytree(home / "qualification", copy)
+    store = ResultStore(copy / "models")
+    victim = next(r for r in store.records() if r.label == "retrain-002")
+    path = store.weights_path(victim.key)
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    g = torch.Generator().manual_seed(9)
+    train = make_faces(120, offset=60_000, generator=g)
+    test = make_faces(40, offset=70_000, generator=g)
+    with pytest.raises(IntegrityError):
+        qualify(
+            "finetune",
+            CONFIG,
+            6,
+            train=train,
+            test=test,
+            forget=train.take(list(range(12))),
+            device="cpu",
+            directory=copy,
+        )
 
 
 def test_forget_set_takes_whole_subjects() -> None:

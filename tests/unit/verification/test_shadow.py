@@ -42,6 +42,8 @@ def test_each_example_is_in_for_half_of_the_members(built: tuple[ShadowBank, Sha
     assert len({m.digest for m in index.members}) == 4
     files = sorted(p.name for p in bank.directory.iterdir())
     assert "index.json" in files and "member-003.safetensors" in files
+    # the executor's result store only passes members through: the member files hold them
+    assert not (bank.directory / "tasks").exists()
     assert bank.directory == Path(bank.directory.parent.parent, "shadow", DIGEST)
 
 
@@ -86,9 +88,9 @@ def test_a_modified_member_is_detected(built: tuple[ShadowBank, ShadowBankIndex]
 
 def test_parameters_are_checked(built: tuple[ShadowBank, ShadowBankIndex]) -> None:
     bank, _ = built
-    with pytest.raises(InputError, match="executor"):
+    with pytest.raises(InputError, match="registered executor"):
         ShadowBank(
-            pool=bank.pool, model_digest=DIGEST, config=CONFIG, directory=bank.directory, executor="ray"
+            pool=bank.pool, model_digest=DIGEST, config=CONFIG, directory=bank.directory, executor="nope"
         )
     with pytest.raises(InputError, match="'k'"):
         ShadowBank(pool=bank.pool, model_digest=DIGEST, config=CONFIG, k=1, directory=bank.directory)
