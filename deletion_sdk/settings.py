@@ -11,6 +11,9 @@ variable               meaning                                          default
 ``POLICY_DIR``         extra directory searched for policy YAML files   unset
 ``DEVICE``             ``auto``, ``cpu``, ``cuda`` or ``cuda:N``        ``auto``
 ``SHADOW_MODELS``      K reference models of the per-example tier       16 on GPU, 8 on CPU
+``EXECUTOR``           runs shadow-bank and qualification trainings:    ``local``
+                       ``local``, ``ray`` (see deletion_sdk.executor)
+``EXECUTOR_WORKERS``   trainings at once on the ``ray`` executor         every core of a local Ray
 ``SEED``               seeds each job's unlearning and verification     ``0``
 ``WITNESS_DIR``        directory of the audit checkpoints' witness      ``HOME/witness``
 =====================  ===============================================  ==========================
@@ -46,6 +49,8 @@ class Settings(BaseSettings):
     policy_dir: Path | None = None
     device: str = "auto"
     shadow_models: int | None = Field(default=None, ge=2)
+    executor: str = "local"
+    executor_workers: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
     witness_dir: Path | None = None
 
