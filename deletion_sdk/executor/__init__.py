@@ -22,6 +22,7 @@ from deletion_sdk.executor.ray_executor import RayExecutor
 from deletion_sdk.executor.registry import (
     ENTRY_POINT_GROUP,
     create_executor,
+    executor_from_settings,
     get_executor,
     list_executors,
     load_entry_points,
@@ -57,6 +58,7 @@ __all__ = [
     "create_executor",
     "data_ref",
     "execute_task",
+    "executor_from_settings",
     "get_executor",
     "list_executors",
     "load_entry_points",

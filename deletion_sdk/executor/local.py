@@ -20,12 +20,18 @@ class LocalExecutor(Executor):
     Args:
         threads: torch threads for CPU tasks; None keeps this process's setting
             (``torch.get_num_threads()``, all cores by default), which is what runs did before executors.
+        workers: tasks at once; only 1 (accepted so that one setting can name any executor).
     """
 
     name = "local"
     description = "in this process, one task after another (the default)"
 
-    def __init__(self, *, threads: int | None = None) -> None:
+    def __init__(self, *, threads: int | None = None, workers: int = 1) -> None:
+        if workers != 1:
+            raise InputError(
+                f"The 'workers' parameter of the local executor must be 1 (it runs one task at a time; "
+                f"use the 'ray' executor for more). Got {workers!r} instead."
+            )
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise InputError(f"The 'threads' parameter must be an int >= 1 or None. Got {threads!r} instead.")
         self.threads = threads

@@ -21,6 +21,7 @@ from deletion_sdk.logging import get_logger
 __all__ = [
     "ENTRY_POINT_GROUP",
     "create_executor",
+    "executor_from_settings",
     "get_executor",
     "list_executors",
     "load_entry_points",
@@ -130,3 +131,18 @@ def resolve_executor(executor: str | Executor | None, **options: Any) -> tuple[E
     if isinstance(executor, Executor):
         return executor, False
     return create_executor("local" if executor is None else executor, **options), True
+
+
+def executor_from_settings(settings: Any) -> Executor:
+    """The executor a deployment's settings choose (``DELETION_SDK_EXECUTOR``, ``..._EXECUTOR_WORKERS``).
+
+    Args:
+        settings: a :class:`~deletion_sdk.settings.Settings` (anything with ``executor`` and
+            ``executor_workers``).
+
+    Raises:
+        RegistryError: the setting names no registered executor.
+        ConfigurationError: it cannot run here (``ray`` without the ray extra).
+    """
+    workers = getattr(settings, "executor_workers", None)
+    return create_executor(settings.executor, **({"workers": workers} if workers is not None else {}))

@@ -20,6 +20,7 @@ from torch import nn
 from deletion_sdk.context import Context
 from deletion_sdk.data import FaceTensors
 from deletion_sdk.errors import ConfigurationError
+from deletion_sdk.executor import executor_from_settings
 from deletion_sdk.training import TrainConfig, predict_logits
 from deletion_sdk.verification import VerificationReport, logit_scaled_confidence, per_example_lira
 from deletion_sdk.verification.qualification import QualificationReport
@@ -68,15 +69,17 @@ def per_example_evidence(
             f"The 'shadow_models' setting must be at least {MIN_SHADOW_MODELS} for the per-example tier "
             f"(K // 2 OUT models per example, one the calibrator). Got {settings.shadow_models} instead."
         )
-    bank = ShadowBank(
-        pool=pool,
-        model_digest=original_digest,
-        config=config,
-        k=settings.shadow_models,
-        directory=context.layout.shadow_bank(original_digest),
-        device=settings.device,
-    )
-    bank.build(progress=progress)
+    with executor_from_settings(settings) as runner:  # DELETION_SDK_EXECUTOR: local or ray
+        bank = ShadowBank(
+            pool=pool,
+            model_digest=original_digest,
+            config=config,
+            k=settings.shadow_models,
+            directory=context.layout.shadow_bank(original_digest),
+            device=settings.device,
+            executor=runner,
+        )
+        bank.build(progress=progress)
     _in, out = bank.confidences(forget).split()
     calibrator, reference = loo_calibrator(out)
 
