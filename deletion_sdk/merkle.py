@@ -12,9 +12,11 @@ follows the iterative algorithms of sections 2.1.3.2 and 2.1.4.2. Proofs come in
 leaf hashes (O(n), used for small trees such as forget-set manifests), and as the *ranges* whose tree hashes
 make up the proof (:func:`inclusion_ranges`, :func:`consistency_ranges`), which a store holding every full
 subtree hash (level ``l``, index ``i`` covering leaves ``[i * 2**l, (i + 1) * 2**l)``) turns into hashes
-with :func:`subtree_cover` and :func:`range_hash` by reading O(log^2 n) stored nodes at most. Two edge cases the RFC leaves to the
-caller are fixed here: a consistency proof from size 0 is empty (the empty tree is a prefix of every
-tree), and one between equal sizes is empty and holds exactly when both roots are equal.
+with :func:`subtree_cover` and :func:`range_hash` by reading O(log^2 n) stored nodes at most.
+
+Two edge cases the RFC leaves to the caller are fixed here: a consistency proof from size 0 is empty (the
+empty tree is a prefix of every tree), and one between equal sizes is empty and holds exactly when both
+roots are equal.
 """
 
 from __future__ import annotations

@@ -36,12 +36,14 @@ from deletion_sdk.attest.dsse import (
 from deletion_sdk.attest.jcs import canonical_digest
 from deletion_sdk.attest.keys import Verifier, load_verifier
 from deletion_sdk.attest.statement import Statement
-from deletion_sdk.errors import AuditLogError, SignatureError
+from deletion_sdk.errors import AuditLogError, InputError, SignatureError, VerificationError
 
 __all__ = [
     "CERTIFICATE_EVENT",
     "VerifiedCertificate",
+    "check_artifact",
     "check_audit_binding",
+    "check_job",
     "predicate_digest",
     "read_certificate_unverified",
     "verify_certificate",
@@ -196,3 +198,48 @@ def check_audit_binding(predicate: CertificatePredicate) -> str:
             "the certificate's audit event names a different certificate (predicate digest differs)"
         )
     return digest
+
+
+def check_artifact(verified: VerifiedCertificate, artifact: Path | str) -> str:
+    """Check that the file ``artifact`` (the deployed weights) is the certificate's subject.
+
+    Args:
+        verified: a certificate verified by :func:`verify_certificate`.
+        artifact: the weights file to check (read in chunks).
+
+    Returns:
+        The file's SHA-256 (hex), which is the subject's and the unlearned model's digest.
+
+    Raises:
+        InputError: the file cannot be read.
+        VerificationError: the file's digest is not the certificate's subject.
+    """
+    path = Path(artifact)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as e:
+        raise InputError(f"cannot read the artifact {path}: {e.strerror or e}") from e
+    actual = digest.hexdigest()
+    model = verified.predicate.unlearned_model
+    subjects = {s.digest.get("sha256") for s in verified.statement.subject}
+    if actual not in subjects or actual != verified.predicate.unlearned_model.digest:
+        raise VerificationError(
+            f"the artifact {path.name} (sha256 {actual[:16]}…) is not this certificate's subject "
+            f"({model.version}, sha256 {model.digest[:16]}…)"
+        )
+    return actual
+
+
+def check_job(verified: VerifiedCertificate, job_id: str) -> None:
+    """Check that the certificate was issued for batch job ``job_id``.
+
+    Raises:
+        VerificationError: it names another job.
+    """
+    if verified.predicate.job_id != job_id:
+        raise VerificationError(
+            f"the certificate belongs to job {verified.predicate.job_id}, not to job {job_id}"
+        )

@@ -49,5 +49,5 @@ def verify_deployment_log(
         public_keys=list(public_keys) if public_keys else None,
         keyring=None if public_keys else keyring,
         witness=WitnessStore(witness_path(settings)),
-        certificates=settings.layout.certificates,
+        certificates=settings.layout.certificates if settings.layout.certificates.is_dir() else None,
     )

@@ -548,7 +548,7 @@ class AuditLog:
         return frontier
 
     def _extend(self, frontier: MerkleFrontier, size: int, session: Any) -> None:
-        """Append entries ``frontier.size .. size-1``, refusing unless each hashes to its leaf, in sequence."""
+        """Append entries ``frontier.size .. size-1``; refuse unless each hashes to its leaf, in sequence."""
         expected = frontier.size
         for batch in self.store.iter_rows(start=frontier.size, stop=size, session=session):
             for index, event, leaf, _chain in batch:
@@ -619,7 +619,7 @@ class AuditLog:
     # -- export ------------------------------------------------------------------------------------
 
     def export_jsonl(self, path: Path | str) -> int:
-        """Write the log with its checkpoints (and its witness) to ``path``; see :mod:`deletion_sdk.audit.export`.
+        """Write the log with its checkpoints, witness and keyring to ``path`` (see ``audit.export``).
 
         Returns:
             The number of entries written.

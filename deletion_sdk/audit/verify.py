@@ -306,11 +306,10 @@ def _certificate_anchors(certificates: Iterable[Path | str] | Path | str | None)
     """The signed checkpoints embedded in certificate files (a directory means its ``*.intoto.json``)."""
     if certificates is None:
         return []
-    if isinstance(certificates, Path | str):
-        directory = Path(certificates)
-        paths = sorted(directory.glob(f"*{CERTIFICATE_SUFFIX}")) if directory.is_dir() else [directory]
-    else:
-        paths = [Path(p) for p in certificates]
+    given = [certificates] if isinstance(certificates, Path | str) else list(certificates)
+    paths: list[Path] = []
+    for item in map(Path, given):
+        paths.extend(sorted(item.glob(f"*{CERTIFICATE_SUFFIX}")) if item.is_dir() else [item])
     anchors = []
     for path in paths:
         try:
@@ -350,8 +349,8 @@ def _check_anchors(
             )
         if row.root_hash != checkpoint.root_hash:
             raise AuditLogError(
-                f"the signed checkpoint of {checkpoint.tree_size} entries held by {anchor.source} contradicts "
-                "the ledger's checkpoint of that size (the log was rewritten)",
+                f"the signed checkpoint of {checkpoint.tree_size} entries held by {anchor.source} "
+                "contradicts the ledger's checkpoint of that size (the log was rewritten)",
                 index=None,
                 checkpoint_size=checkpoint.tree_size,
             )

@@ -8,9 +8,11 @@ from typing import Any
 
 import typer
 
-from deletion_sdk.attest.verify import read_certificate_unverified
+from deletion_sdk.attest.keyring import Keyring, deployment_keyring
+from deletion_sdk.attest.keys import Verifier, load_verifier
+from deletion_sdk.attest.verify import check_artifact, check_job, read_certificate_unverified
 from deletion_sdk.cli._common import JsonOption, emit, one_line, state
-from deletion_sdk.errors import VerificationError
+from deletion_sdk.errors import AuditLogError, ConfigurationError, SignatureError, VerificationError
 from deletion_sdk.jobs.certify import CertificateVerification, verify_certificate_file
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.sdk import resolve_settings
@@ -20,9 +22,37 @@ __all__ = ["register"]
 _UNVERIFIED = "UNVERIFIED: the signature was not checked (pass --key PUB.pem to verify)"
 
 
-def _default_key(ctx: typer.Context) -> Path:
+def _home_keyring(ctx: typer.Context) -> Keyring:
     st = state(ctx)
-    return resolve_settings(home=st.home, database_url=st.database_url).layout.public_key
+    return deployment_keyring(resolve_settings(home=st.home, database_url=st.database_url).layout.keys)
+
+
+def _pinned(ctx: typer.Context, key: Path | None, key_id: str | None) -> tuple[Verifier, Keyring | None]:
+    """The verifier the auditor chose: ``--key PUB.pem`` and/or a pinned ``--key-id`` (never HOME's key
+    silently). With only ``--key-id``, the key is looked up in HOME's keyring by that id."""
+    pinned = None if key_id is None else key_id.strip().lower()
+    if key is None and pinned is None:
+        raise ConfigurationError(
+            "certificate verify needs the signer's public key: pass --key PUB.pem or a pinned --key-id ID "
+            "(HOME's key is never used silently)"
+        )
+    if pinned is not None and len(pinned) < 16:
+        raise ConfigurationError(
+            f"The '--key-id' option must be at least 16 hex digits of the key id. Got {key_id!r} instead."
+        )
+    keyring = _home_keyring(ctx) if key is None else None
+    if key is not None:
+        verifier: Verifier = load_verifier(key)
+    else:
+        matches = [k for k in (keyring.keys if keyring else ()) if k.key_id.startswith(pinned or "")]
+        if len(matches) != 1:
+            raise ConfigurationError(
+                f"no key with id {pinned} in HOME's keyring; pass the signer's public key with --key PUB.pem"
+            )
+        verifier = matches[0].verifier()
+    if pinned is not None and not verifier.key_id.startswith(pinned):
+        raise SignatureError(f"the key {key} has id {verifier.key_id}, not the pinned --key-id {pinned}")
+    return verifier, keyring
 
 
 def _summary(statement: dict[str, Any]) -> dict[str, Any]:
@@ -79,9 +109,20 @@ def _print_summary(summary: dict[str, Any]) -> None:
     print(f"  signer key: {s['signer_key_id']}")
 
 
-def _verify(file: Path, key: Path, log_key: Path | None) -> CertificateVerification:
-    """The library's full check (signature, audit proof and checkpoint, audit binding): raises on failure."""
-    return verify_certificate_file(file, public_key=key, log_public_key=log_key)
+def _verify(
+    file: Path, key: Verifier | Path, log_key: Path | None, keyring: Keyring | None = None
+) -> CertificateVerification:
+    """The library's full check (signature, audit proof and checkpoint, audit binding), then the key's
+    validity in the keyring when one is known: raises on failure."""
+    result = verify_certificate_file(file, public_key=key, log_public_key=log_key)
+    if keyring is not None:
+        key_id = result.certificate.key_id
+        keyring.check_time(key_id, result.certificate.predicate.issued_at)
+        try:
+            keyring.check_checkpoint(key_id, result.audit.tree_size)
+        except SignatureError as e:
+            raise AuditLogError(f"the certificate's checkpoint is {e}") from e
+    return result
 
 
 def _invalid(error: VerificationError, *, as_json: bool) -> typer.Exit:
@@ -99,23 +140,41 @@ def register(app: typer.Typer) -> None:
     def verify(
         ctx: typer.Context,
         file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The *.intoto.json certificate."),
-        key: Path | None = typer.Option(None, "--key", help="Signer's public key PEM (default HOME/keys)."),
+        key: Path | None = typer.Option(None, "--key", help="Signer's public key PEM (this or --key-id)."),
+        key_id: str | None = typer.Option(
+            None,
+            "--key-id",
+            help="Pinned signer key id (hex, >= 16 digits); without --key, from HOME's keyring.",
+        ),
         log_key: Path | None = typer.Option(
             None, "--log-key", help="Audit log key PEM when it differs from --key."
         ),
+        artifact: Path | None = typer.Option(
+            None, "--artifact", help="Weights file that must be the certificate's subject (SHA-256 checked)."
+        ),
+        job: str | None = typer.Option(None, "--job", help="The batch job the certificate must belong to."),
         as_json: bool = JsonOption,
     ) -> None:
-        """Verify the signature, the statement, the audit proof and that the audit entry names this
-        certificate; exit 0 valid, 1 invalid."""
+        """Verify the signature (with the key you pin), the statement, the audit proof, that the audit entry
+        names this certificate, and optionally that WEIGHTS are its subject and JOB its job; exit 0 valid,
+        1 invalid, 2 bad input."""
         configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
+        verifier, keyring = _pinned(ctx, key, key_id)
+        artifact_sha256 = None
         try:
-            result = _verify(file, key or _default_key(ctx), log_key)
+            result = _verify(file, verifier, log_key, keyring)
+            if job is not None:
+                check_job(result.certificate, job)
+            if artifact is not None:
+                artifact_sha256 = check_artifact(result.certificate, artifact)
         except VerificationError as e:
             raise _invalid(e, as_json=as_json) from e
         verified, audit = result.certificate, result.audit
         data = {
             "valid": True,
             "key_id": verified.key_id,
+            "job_id": verified.predicate.job_id,
+            "artifact_sha256": artifact_sha256,
             "payload_sha256": verified.payload_sha256,
             "predicate_sha256": result.predicate_sha256,
             "audit": audit,
@@ -125,10 +184,15 @@ def register(app: typer.Typer) -> None:
         def human() -> None:
             p = verified.predicate
             print(
-                f"valid: certificate {p.job_id} signed by {verified.key_id[:16]}…; "
+                f"valid: certificate {p.job_id} signed by key {verified.key_id}; "
                 f"audit entry {audit.entry_index} is in the signed log of {audit.tree_size} entries "
                 f"and names this certificate"
             )
+            if artifact_sha256 is not None:
+                print(
+                    f"artifact {artifact} is its subject {p.unlearned_model.version} "
+                    f"(sha256 {artifact_sha256})"
+                )
 
         emit(data, as_json=as_json, human=human)
 

@@ -57,8 +57,8 @@ def _fetch(conn: sa.Connection, keys: Collection[Subtree]) -> dict[Subtree, byte
                 for level, indexes in by_level.items()
             )
         )
-        rows = conn.execute(sa.select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash).where(clause))
-        out.update({(int(lv), int(i)): bytes.fromhex(h) for lv, i, h in rows})
+        nodes = conn.execute(sa.select(_nodes.c.level, _nodes.c.node_index, _nodes.c.hash).where(clause))
+        out.update({(int(r[0]), int(r[1])): bytes.fromhex(r[2]) for r in nodes})
     return out
 
 
@@ -94,7 +94,7 @@ def read_subtrees(conn: sa.Connection, keys: Collection[Subtree]) -> dict[Subtre
 
 
 def rebuild_tree_nodes(conn: sa.Connection) -> int:
-    """Recompute every stored subtree from the leaf hashes of ``audit_entries`` (one pass). Returns the size."""
+    """Recompute every stored subtree from the leaf hashes of ``audit_entries`` (one pass); return n."""
     conn.execute(sa.delete(_nodes))
     frontier = MerkleFrontier()
     pending: list[tuple[Subtree, bytes]] = []

@@ -80,7 +80,7 @@ def run_init(home: Path) -> tuple[int, str, str]:
     return 0, "", ""  # pragma: no cover
 
 
-def _predicate(signer: Ed25519Signer, audit: AuditRecord) -> CertificatePredicate:
+def _predicate(signer: Ed25519Signer, audit: AuditRecord, issued_at: datetime) -> CertificatePredicate:
     t = datetime(2025, 1, 2, tzinfo=UTC)
     fields: dict[str, Any] = {
         "job_id": "job-9",
@@ -97,7 +97,7 @@ def _predicate(signer: Ed25519Signer, audit: AuditRecord) -> CertificatePredicat
         "verification": VerificationSummary(tier="population", figures={"mia_auc": 0.5}),
         "decision": DecisionRecord(passed=True, checks=({"name": "mia_auc", "passed": True},)),
         "audit": audit,
-        "issued_at": t,
+        "issued_at": issued_at,
         "sdk_version": "0.1.0",
         "signer_key_id": signer.key_id,
     }
@@ -113,10 +113,11 @@ def _certificate(home: Path, ledger: Ledger, *, bound: bool = True) -> Path:
         tree_size=1, root_hash="0" * 64, entry_index=0, leaf_hash="0" * 64, checkpoint="pending"
     )
     data: dict[str, Any] = {"job_id": "job-9"}
+    issued_at = datetime.now(UTC)  # while the key is valid (the keyring checks it)
     if bound:
-        data["predicate_sha256"] = predicate_digest(_predicate(signer, placeholder))
+        data["predicate_sha256"] = predicate_digest(_predicate(signer, placeholder, issued_at))
     entry = log.append("certificate.issued", data, actor="batch")
-    predicate = _predicate(signer, log.audit_record(entry.index))
+    predicate = _predicate(signer, log.audit_record(entry.index), issued_at)
     return write_certificate(
         sign_certificate(predicate, signer=signer), certificate_path(home / "certs", "job-9")
     )
@@ -131,16 +132,29 @@ def test_keys_generate_and_show(
     assert Path(generated["private_key_path"]) == home / "keys" / "signing.key"
     assert generated["encrypted"] is False
     code, out, err = run(capsys, "keys", "generate")
-    assert code == 2 and err.startswith("error: ") and "--force" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and err.startswith("error: ") and "keys rotate" in err and len(err.strip().splitlines()) == 1
     code, out, _ = run(capsys, "keys", "show", "--json")
     assert code == 0 and json.loads(out)["key_id"] == generated["key_id"]
 
-    monkeypatch.setenv("DELETION_SDK_KEY_PASSPHRASE", "s3cret passphrase")
-    code, out, _ = run(capsys, "keys", "generate", "--force", "--json")
+    # --force no longer overwrites signing.pub silently (issue 16, Found 7): it is refused ...
+    code, out, err = run(capsys, "keys", "generate", "--force")
+    assert code == 2 and "--force does not replace it" in err and "keys rotate" in err
+    code, out, _ = run(capsys, "keys", "show", "--json")
+    assert json.loads(out)["key_id"] == generated["key_id"]
+    # ... and `keys rotate` keeps the old public key in the keyring, bounded to what it signed
+    code, out, err = run(capsys, "keys", "rotate", "--json")
+    assert code == 0, err
     rotated = json.loads(out)
-    assert code == 0 and rotated["encrypted"] is True and rotated["key_id"] != generated["key_id"]
-    code, out, _ = run(capsys, "keys", "show")
-    assert code == 0 and rotated["key_id"] in out and "encrypted" in out
+    assert rotated["old_key_id"] == generated["key_id"] and rotated["new_key_id"] != generated["key_id"]
+    assert rotated["old_key_last_tree_size"] == 0 and rotated["checkpoint_size"] == 1
+    code, out, _ = run(capsys, "keys", "show", "--json")
+    shown = json.loads(out)
+    assert shown["key_id"] == rotated["new_key_id"]
+    assert [k["key_id"] for k in shown["retired_keys"]] == [generated["key_id"]]
+    assert shown["retired_keys"][0]["last_tree_size"] == 0
+    code, out, err = run(capsys, "audit", "verify", "--json")
+    assert code == 0, err
+    assert sorted(json.loads(out)["key_ids"]) == sorted([generated["key_id"], rotated["new_key_id"]])
 
 
 def test_keys_show_without_keys_is_a_configuration_error(
@@ -161,8 +175,13 @@ def test_certificate_verify_and_show(
     assert doc["valid"] is True and doc["audit"]["event_type"] == "certificate.issued"
     assert doc["summary"]["job_id"] == "job-9"
     assert doc["predicate_sha256"] == predicate_digest(verify_certificate(cert, Path(pub)).predicate)
-    code, out, _ = run(capsys, "certificate", "verify", str(cert))  # default key: HOME/keys/signing.pub
+    code, out, err = run(capsys, "certificate", "verify", str(cert))  # HOME's key is never used silently
+    assert code == 2 and out == "" and "--key PUB.pem or a pinned --key-id" in err
+    key_id = doc["key_id"]
+    code, out, _ = run(capsys, "certificate", "verify", str(cert), "--key-id", key_id)  # pinned: HOME keyring
     assert code == 0 and out.startswith("valid:") and "names this certificate" in out
+    code, out, err = run(capsys, "certificate", "verify", str(cert), "--key", pub, "--key-id", "0" * 64)
+    assert code == 1 and "not the pinned --key-id" in err
 
     envelope = json.loads(cert.read_text())
     raw = bytearray(base64.b64decode(envelope["payload"]))
@@ -205,7 +224,7 @@ def test_certificate_verify_rejects_a_certificate_its_audit_entry_does_not_name(
     doc = json.loads(out)
     assert doc["valid"] is False and doc["type"] == "AuditLogError"
     assert "carries no predicate digest" in doc["error"]
-    code, out, err = run(capsys, "certificate", "verify", str(cert))
+    code, out, err = run(capsys, "certificate", "verify", str(cert), "--key", str(pub))
     assert code == 1 and out == ""
     assert err.startswith("error: invalid certificate: ") and "no predicate digest" in err
     assert len(err.strip().splitlines()) == 1
@@ -285,7 +304,9 @@ def test_audit_commands(
 
     export = tmp_path / "audit.jsonl"
     code, out, _ = run(capsys, "audit", "export", "--out", str(export), "--json")
-    assert code == 0 and json.loads(out)["entries"] == 9 and len(export.read_text().splitlines()) == 10
+    assert code == 0 and json.loads(out)["entries"] == 9
+    kinds = [json.loads(line)["kind"] for line in export.read_text().splitlines()]
+    assert kinds == ["head"] + ["entry"] * 9 + ["checkpoint", "witness", "key"]
 
     with ledger.engine.begin() as conn:
         conn.execute(
