@@ -50,6 +50,7 @@ from deletion_sdk.jobs._shared import (
     shadow_pool,
 )
 from deletion_sdk.jobs.certify import issue_certificate, write_issued_certificate
+from deletion_sdk.jobs.failure import stop_job_on_error
 from deletion_sdk.jobs.models import JobSets, load_job_sets, load_model_version, training_set_root
 from deletion_sdk.jobs.results import BatchResult
 from deletion_sdk.jobs.summarise import summarise_job
@@ -261,6 +262,11 @@ class BatchRunner:
                 job = self._steps[step](job)
             except IntegrityError as e:
                 job = self._fail(job, f"integrity check failed at {step}: {e}")
+            except Exception as e:  # never leave the job stuck: see jobs.failure
+                job = stop_job_on_error(
+                    self.ledger, job, e, step=step, worker=self.worker, progress=self.progress
+                )
+                break
             _fault_point(f"{step}:after")
         return summarise_job(self.ledger, self.context.layout, job, resumed=resumed)
 

@@ -64,7 +64,7 @@ TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
     _S.SCHEDULED: frozenset({_S.UNLEARNING, _S.CANCELLED, _S.NO_DATA, _S.FAILED}),
     _S.UNLEARNING: frozenset({_S.VERIFYING, _S.FAILED}),
     _S.VERIFYING: frozenset({_S.COMPLETED, _S.UNLEARNING, _S.FAILED}),
-    _S.FAILED: frozenset({_S.SCHEDULED, _S.CANCELLED}),
+    _S.FAILED: frozenset({_S.SCHEDULED, _S.VERIFIED, _S.CANCELLED}),
     _S.COMPLETED: frozenset(),
     _S.DENIED: frozenset(),
     _S.CANCELLED: frozenset(),
@@ -79,7 +79,7 @@ TRANSITIONS: Mapping[RequestStatus, frozenset[RequestStatus]] = {
   forget-set resolution found nothing in the model's training data), failed.
 * unlearning -> verifying, failed.
 * verifying -> completed (verified and certified), unlearning (escalate to a stronger method), failed.
-* failed -> scheduled (retry), cancelled.
+* failed -> scheduled (retry), verified (released by a job that stopped on an error: due again), cancelled.
 * completed, denied, cancelled, no_data: final.
 """
 

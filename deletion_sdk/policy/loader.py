@@ -19,9 +19,19 @@ from pydantic import ValidationError
 from deletion_sdk.errors import PolicyError, UnknownPolicyError
 from deletion_sdk.policy.schema import Policy
 
-__all__ = ["BUILTIN_POLICY_DIR", "list_policies", "load_policy", "load_policy_file", "policy_dirs"]
+__all__ = [
+    "BUILTIN_POLICY_DIR",
+    "MAX_DEPTH",
+    "MAX_POLICY_BYTES",
+    "list_policies",
+    "load_policy",
+    "load_policy_file",
+    "policy_dirs",
+]
 
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parent / "builtin"
+MAX_POLICY_BYTES = 256 * 1024
+MAX_DEPTH = 16  # the schema needs 4; anything deeper is not a policy
 
 
 def policy_dirs(policy_dir: Path | None = None) -> list[Path]:
@@ -52,15 +62,64 @@ def _node_line(root: yaml.Node | None, loc: Sequence[int | str]) -> int:
     return line
 
 
+def _problem(e: yaml.YAMLError) -> tuple[int, str]:
+    mark = getattr(e, "problem_mark", None)
+    line = mark.line + 1 if mark is not None else 1
+    return line, getattr(e, "problem", None) or str(e).splitlines()[0]
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse, before anything is built from them, nesting deeper than MAX_DEPTH and anchors or aliases.
+
+    PyYAML's parser is iterative, so this scan cannot itself recurse too deep; the composer that runs after
+    it is recursive, and aliases could make a small file expand into a huge document.
+    """
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise PolicyError(f"{source}:{line}: YAML anchors and aliases are not allowed in a policy")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise PolicyError(f"{source}:{line}: nested deeper than {MAX_DEPTH} levels")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _check_duplicate_keys(root: yaml.Node | None, source: str) -> None:
+    """Refuse a mapping that repeats a key at any level (YAML would silently keep the last one)."""
+    stack = [(root, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key, value in node.value:
+                name = key.value if isinstance(key, yaml.ScalarNode) else repr(key.value)
+                line = key.start_mark.line + 1
+                path = f"{where}.{name}" if where else str(name)
+                if name in seen:
+                    raise PolicyError(
+                        f"{source}:{line}: duplicate key '{path}' (first at line {seen[name]}); "
+                        "a repeated key would silently replace the first"
+                    )
+                seen[name] = line
+                stack.append((value, path))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node.value))
+
+
 def _parse(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     try:
+        _check_shape(text, source)
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        _check_duplicate_keys(root, source)
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        line, problem = _problem(e)
         raise PolicyError(f"{source}:{line}: not valid YAML: {problem}") from e
+    except RecursionError as e:  # defence in depth: the shape check above should make this unreachable
+        raise PolicyError(f"{source}:1: nested too deeply") from e
     if not isinstance(data, dict):
         raise PolicyError(
             f"{source}:1: a policy must be a YAML mapping of fields. Got {type(data).__name__}."
@@ -68,8 +127,34 @@ def _parse(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     return data, root
 
 
-def load_policy_file(path: Path | str) -> Policy:
+def _check_methods(policy: Policy, root: yaml.Node | None, source: str) -> None:
+    """Every method the policy names must be a registered unlearner (built-in or plugin).
+
+    Raises:
+        PolicyError: naming the file, the line, the unknown method and what is registered.
+    """
+    from deletion_sdk.unlearning.registry import list_unlearners  # torch only when a policy is loaded
+
+    known = set(list_unlearners())
+    for i, method in enumerate(policy.unlearning.methods):
+        if method not in known:
+            line = _node_line(root, ("unlearning", "methods", i))
+            raise PolicyError(
+                f"{source}:{line}: field 'unlearning.methods': unknown unlearner {method!r}; "
+                f"registered: {', '.join(sorted(known)) or 'none'}"
+            )
+
+
+def load_policy_file(path: Path | str, *, check_methods: bool = True) -> Policy:
     """Parse and validate one policy file; its ``digest`` is the SHA-256 of the file's bytes.
+
+    Strict: a key repeated at any level, nesting deeper than :data:`MAX_DEPTH`, anchors or aliases, a file
+    over :data:`MAX_POLICY_BYTES` or not UTF-8, and (with ``check_methods``) a method that is not a
+    registered unlearner are all refused.
+
+    Args:
+        path: the policy file.
+        check_methods: refuse methods that are not registered unlearners (built-in or plugin).
 
     Raises:
         PolicyError: the file is unreadable, not YAML, or a field is missing or invalid
@@ -77,10 +162,18 @@ def load_policy_file(path: Path | str) -> Policy:
     """
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        with p.open("rb") as fh:
+            raw = fh.read(MAX_POLICY_BYTES + 1)
     except OSError as e:
-        raise PolicyError(f"{p}: cannot read policy file: {e.strerror}") from e
-    data, root = _parse(raw.decode("utf-8", errors="replace"), str(p))
+        raise PolicyError(f"{p}: cannot read policy file: {e.strerror or e}") from e
+    if len(raw) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{p}: a policy file must be at most {MAX_POLICY_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise PolicyError(f"{p}:{line}: a policy file must be UTF-8 text") from e
+    data, root = _parse(text, str(p))
     try:
         policy = Policy.model_validate({**data, "digest": hashlib.sha256(raw).hexdigest()})
     except ValidationError as e:
@@ -94,6 +187,8 @@ def load_policy_file(path: Path | str) -> Policy:
         raise PolicyError(
             f"{p}:{_node_line(root, ('id',))}: field 'id': must match the file name '{p.stem}'."
         )
+    if check_methods:
+        _check_methods(policy, root, str(p))
     return policy
 
 

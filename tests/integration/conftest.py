@@ -18,7 +18,10 @@ def escalate_template(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     Like every template, the model records a one-hour retraining estimate, so the time budget never
     decides the outcome: the first method must fail on verification, deterministically.
     """
-    return build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
+    from deletion_sdk.redteam import NoopCheat, registered
+
+    with registered(NoopCheat):  # policies name registered unlearners only, so its cheat must be registered
+        return build(tmp_path_factory.mktemp("template-escalate"), policy="escalate-test", n_requests=3)
 
 
 @pytest.fixture(scope="session")
