@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +26,6 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
-from deletion_sdk._fs import atomic_write
 from deletion_sdk.data.age_bins import AgeBins
 from deletion_sdk.data.loaders import load_from_store
 from deletion_sdk.data.tensors import FaceTensors
@@ -163,7 +163,7 @@ def _seal_one(
     bind = {"subject_ref": r.subject_ref, "example_id": r.example_id, "content_digest": r.content_digest}
     sealed = seal_example(key, plaintext, **bind)
     name = vault_name(**bind)
-    atomic_write(sealed_path(vault, name), sealed, mode=0o600)
+    _write_private(sealed_path(vault, name), sealed)
     return ledger_crypto.SealedExample(
         name,
         r.subject_ref,
@@ -173,6 +173,24 @@ def _seal_one(
         hashlib.sha256(sealed).hexdigest(),
         len(sealed),
     )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` to a private (0600) temporary file beside ``path`` and rename it into place.
+
+    Not fsync'ed one by one: :func:`_seal_all` flushes every file once, before the ledger records them.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def _seal_all(
@@ -202,6 +220,7 @@ def _seal_all(
                 continue
             out.append(_seal_one(r, root, vault, key, digest))
             written.append(sealed_path(vault, out[-1].file_name))
+        os.sync()  # one flush for every sealed file, before the ledger (and delete_source) relies on them
     except BaseException:
         _remove(written)
         raise
@@ -359,6 +378,7 @@ def load_ingested(
     keep = [r for r in rows if r.example_id not in skip]
     master = load_master_key(ledger, layout, given=master_key)
     store = EncryptedStore(StoreContext(root_dir=root, home=layout.home, ledger=ledger), master_key=master)
+    store.prefetch([_stored(r) for r in keep])
     return load_from_store(
         keep, lambda r: store.open_bytes(_stored(r)), bins=bins, image_size=image_size, workers=workers
     )
