@@ -15,6 +15,7 @@ from types import TracebackType
 
 from pydantic import BaseModel, ConfigDict
 
+from deletion_sdk._facade.external import ExternalOperations
 from deletion_sdk._facade.intake import IntakeOperations
 from deletion_sdk._facade.jobs import JobOperations
 from deletion_sdk._facade.lineage import LineageOperations
@@ -68,7 +69,7 @@ def _subject_key(settings: Settings) -> tuple[SubjectKey, bool]:
     return SubjectKey.load_or_create(settings.layout.subject_key)
 
 
-class DeletionSDK(IntakeOperations, LineageOperations, ModelOperations, JobOperations):
+class DeletionSDK(IntakeOperations, LineageOperations, ModelOperations, JobOperations, ExternalOperations):
     """The SDK for one deployment (one HOME, one ledger, one subject key).
 
     The operations are grouped by concept in :mod:`deletion_sdk._facade` (requests, lineage, models,

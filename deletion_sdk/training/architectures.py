@@ -14,7 +14,8 @@ Registered here:
   (3×3 convolution, stride 1, no max-pool), the NeurIPS 2023 unlearning challenge's model.
 
 Third-party architectures register with :func:`register_architecture` or through the entry-point
-group ``deletion_sdk.architectures`` (loaded on the first lookup).
+group ``deletion_sdk.architectures`` (loaded on the first lookup). torchvision classifiers are looked up
+as ``torchvision:<family>`` names (:mod:`deletion_sdk.training.external`), registered on first use.
 """
 
 from __future__ import annotations
@@ -193,6 +194,10 @@ def get_architecture(name: str) -> type[Architecture]:
         RegistryError: no such architecture (the message lists the registered ones).
     """
     _load_entry_points()
+    if name not in _REGISTRY:
+        from deletion_sdk.training.external import resolve_architecture  # torchvision:<family>[?…] names
+
+        resolve_architecture(name)
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -80,6 +80,9 @@ class Unlearner(abc.ABC, Generic[P]):
         paper: the citation of the method.
         version: bumped when the method's behaviour changes (certificates record it).
         exact: True only for methods whose output is distributed as a retrained model (``retrain``).
+        needs_recipe: True for methods that follow the original training recipe (its optimiser, learning
+            rate or batch size). They refuse a context without ``train_config`` rather than guess one;
+            a method that needs none runs anyway and its record says ``training_recipe: none``.
         params: this instance's validated parameters.
     """
 
@@ -88,6 +91,7 @@ class Unlearner(abc.ABC, Generic[P]):
     paper: ClassVar[str]
     version: ClassVar[str] = "1"
     exact: ClassVar[bool] = False
+    needs_recipe: ClassVar[bool] = True
     # Typed type[P], not ClassVar (mypy forbids type variables in ClassVar), so that ``self.Params(...)``
     # is a P. The default, for methods without parameters, is no P in general: hence the ignore.
     Params: type[P] = UnlearnerParams  # type: ignore[assignment]
@@ -100,6 +104,13 @@ class Unlearner(abc.ABC, Generic[P]):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.params!r})"
+
+    def _record_params(self, ctx: UnlearningContext) -> dict[str, Any]:
+        """The parameters as recorded (certificates cite them), naming a run made without a recipe."""
+        params: dict[str, Any] = self.params.model_dump(mode="json")
+        if ctx.train_config is None:
+            params["training_recipe"] = "none"
+        return params
 
     @abc.abstractmethod
     def _run(self, run: UnlearningRun[P]) -> None:
@@ -149,6 +160,11 @@ class Unlearner(abc.ABC, Generic[P]):
                 f"Got {tuple(forget.images.shape[1:])} and {tuple(retain.images.shape[1:])} instead."
             )
         ctx = context if context is not None else UnlearningContext()
+        if ctx.train_config is None and self.needs_recipe:
+            raise InputError(
+                f"Unlearner '{self.name}' follows the original training recipe, but the context has no "
+                "train_config (the model was registered without a recipe); use a method that needs none."
+            )
         device = ctx.resolved_device()
         budget_s = ctx.resolved_budget_s()
         log = ctx.logger if ctx.logger is not None else get_logger("deletion_sdk.unlearning")
@@ -190,7 +206,7 @@ class Unlearner(abc.ABC, Generic[P]):
             model=out,
             name=self.name,
             version=self.version,
-            params=self.params.model_dump(mode="json"),
+            params=self._record_params(ctx),
             wall_time_s=wall,
             device=str(device),
             steps=run.steps,

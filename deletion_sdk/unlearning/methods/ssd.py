@@ -27,6 +27,7 @@ class SelectiveSynapticDampening(Unlearner["SelectiveSynapticDampening.Params"])
         "Synaptic Dampening. AAAI 2024."
     )
     version = "1"
+    needs_recipe = False  # no optimiser steps; its batch size is its own
 
     class Params(UnlearnerParams):
         # Defaults: a small grid on the default CPU age predictor (setting and criterion: methods/__init__).
