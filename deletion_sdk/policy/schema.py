@@ -16,6 +16,7 @@ from deletion_sdk.policy.deadlines import DeadlineRule
 __all__ = [
     "CertificateRule",
     "Policy",
+    "ProcessingRecord",
     "Thresholds",
     "Tier",
     "UnlearningRule",
@@ -172,6 +173,26 @@ class CertificateRule(_Frozen):
     require_qualification_report: bool = False
 
 
+class ProcessingRecord(_Frozen):
+    """The GDPR Art. 30 record-of-processing fields the privacy officer's report shows (all optional).
+
+    These describe the organisation's processing, not a person: contacts are the controller's and the data
+    protection officer's (a role address such as ``dpo@example.org``), never a data subject's.
+    """
+
+    controller: str | None = Field(default=None, min_length=1, description="Name of the controller.")
+    controller_contact: str | None = Field(default=None, min_length=1, description="Controller's contact.")
+    dpo_contact: str | None = Field(default=None, min_length=1, description="Contact of the DPO.")
+    purpose: str | None = Field(default=None, min_length=1, description="Purpose of the processing.")
+    legal_basis: str | None = Field(
+        default=None, min_length=1, description="Legal basis of the processing (e.g. Art. 6(1)(f))."
+    )
+    data_categories: tuple[str, ...] = Field(default=(), description="Categories of personal data processed.")
+    retention: str | None = Field(
+        default=None, min_length=1, description="How long the data (and models trained on it) are kept."
+    )
+
+
 class Policy(_Frozen):
     """One erasure policy (``policies/<id>.yaml``)."""
 
@@ -184,4 +205,7 @@ class Policy(_Frozen):
     unlearning: UnlearningRule
     verification: VerificationRule
     certificate: CertificateRule = CertificateRule()
+    processing_record: ProcessingRecord | None = Field(
+        default=None, description="GDPR Art. 30 record-of-processing fields shown in the report."
+    )
     digest: str = Field(default="", description="SHA-256 of the policy file's bytes, set by the loader.")

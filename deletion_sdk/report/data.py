@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any, Literal
 
 import numpy as np
@@ -22,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from deletion_sdk.errors import InputError
 from deletion_sdk.ledger.subjects import SUBJECT_REF_PATTERN
 from deletion_sdk.policy.evaluate import Decision
+from deletion_sdk.policy.schema import ProcessingRecord
 from deletion_sdk.verification.report import VerificationReport
 
 __all__ = [
@@ -33,7 +35,9 @@ __all__ = [
     "ModelRef",
     "ModelsInfo",
     "Outcome",
+    "ProcessingRecord",
     "ReportData",
+    "RequestEvent",
     "RequestInfo",
     "ResultModelRef",
     "check_no_personal_data",
@@ -83,6 +87,24 @@ class JobInfo(_Frozen):
     worker: str | None = None
 
 
+class RequestEvent(_Frozen):
+    """One step of a request's history: a status change, or a deadline extension (same status twice).
+
+    Attributes:
+        at: when it happened.
+        from_status: the status before (None: the request was received).
+        to_status: the status after.
+        actor: who did it (an operator, ``cli``, ``api``, the batch worker …), as recorded by the ledger.
+        reason: the recorded reason (e.g. how the identity was verified); never personal data.
+    """
+
+    at: AwareDatetime
+    from_status: str | None = None
+    to_status: str
+    actor: str
+    reason: str | None = None
+
+
 class RequestInfo(_Frozen):
     """One deletion request handled by the job.
 
@@ -96,6 +118,7 @@ class RequestInfo(_Frozen):
         completed_at: when it reached a final status (None: not yet).
         deadline_met: True / False once decided; None while open and not yet overdue.
         extensions: how many times the deadline was extended.
+        history: the request's status changes, oldest first (who verified the identity, and when).
     """
 
     request_id: str
@@ -107,6 +130,7 @@ class RequestInfo(_Frozen):
     completed_at: AwareDatetime | None = None
     deadline_met: bool | None = None
     extensions: int = Field(default=0, ge=0)
+    history: tuple[RequestEvent, ...] = ()
 
     @field_validator("subject_ref")
     @classmethod
@@ -166,6 +190,7 @@ class AttemptInfo(_Frozen):
         params: the hyper-parameters it ran with (JSON-like values).
         wall_time_s: seconds it took.
         retrain_estimate_s: estimated seconds of a full retraining (None: fall back to the job's estimate).
+        budget_s: the time the policy allowed this method (None: no limit, as for exact retraining).
         device: where it ran (``cpu``, ``cuda:0`` …).
         outcome: ``passed``, ``failed`` (verification did not pass), ``inconclusive`` (the checks could
             not tell the result from doing nothing), ``budget_exceeded`` or ``error``.
@@ -180,6 +205,7 @@ class AttemptInfo(_Frozen):
     params: dict[str, Any] = Field(default_factory=dict)
     wall_time_s: float = Field(ge=0)
     retrain_estimate_s: float | None = Field(default=None, gt=0)
+    budget_s: float | None = Field(default=None, gt=0)
     device: str
     outcome: Outcome
     decision: Decision | None = None
@@ -192,10 +218,11 @@ class CertificateInfo(_Frozen):
 
     Attributes:
         path: the ``*.intoto.json`` file.
-        key_id: SHA-256 of the signer's DER SubjectPublicKeyInfo.
+        key_id: SHA-256 of the signer's DER SubjectPublicKeyInfo (the key's fingerprint).
         payload_sha256: SHA-256 of the signed payload.
         public_key_path: the public key PEM a verifier needs.
-        verify_command: the exact command that verifies it (built from the paths when left out).
+        verify_command: the command a recipient runs beside the two files (built from the files' names,
+            never the operator's folders, when left out).
     """
 
     path: str
@@ -210,7 +237,10 @@ class CertificateInfo(_Frozen):
         if isinstance(data, dict) and not data.get("verify_command"):
             path, key = data.get("path"), data.get("public_key_path")
             if isinstance(path, str) and isinstance(key, str):
-                command = f"deletion-sdk certificate verify {shlex.quote(path)} --key {shlex.quote(key)}"
+                cert_name, key_name = PurePath(path).name, PurePath(key).name
+                command = (
+                    f"deletion-sdk certificate verify {shlex.quote(cert_name)} --key {shlex.quote(key_name)}"
+                )
                 data = {**data, "verify_command": command}
         return data
 
@@ -244,6 +274,9 @@ class ReportData(_Frozen):
         certificate: the signed certificate (None: none was issued).
         audit: the audit log's state (None: not available).
         retrain_estimate_s: estimated seconds of a full retraining of the model.
+        processing_record: the GDPR Art. 30 record-of-processing fields from the job's policy (None: the
+            policy sets none). They describe the organisation (its DPO's role address, say), not a person,
+            so the raw-identifier check skips them.
     """
 
     generated_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -255,6 +288,7 @@ class ReportData(_Frozen):
     certificate: CertificateInfo | None = None
     audit: AuditInfo | None = None
     retrain_estimate_s: float | None = Field(default=None, gt=0)
+    processing_record: ProcessingRecord | None = None
 
     @model_validator(mode="after")
     def _nothing_personal(self) -> ReportData:
@@ -266,6 +300,8 @@ def _texts(value: Any, path: str) -> Iterator[tuple[str, str, bool]]:
     """Yield (field path, text, is a free-form key) for every string reachable from ``value``."""
     if isinstance(value, str):
         yield path, value, False
+    elif isinstance(value, ProcessingRecord):
+        return  # the organisation's own contacts, shown on purpose (see ReportData.processing_record)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             yield from _texts(getattr(value, name), f"{path}.{name}")

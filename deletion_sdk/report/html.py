@@ -13,7 +13,7 @@ import math
 import os
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import jinja2
@@ -24,7 +24,13 @@ from deletion_sdk.logging import get_logger
 from deletion_sdk.policy.evaluate import Check, Decision
 from deletion_sdk.policy.schema import Tier
 from deletion_sdk.report import plots
-from deletion_sdk.report.data import AttemptInfo, ReportData, RequestInfo, check_no_personal_data
+from deletion_sdk.report.data import (
+    AttemptInfo,
+    CertificateInfo,
+    ReportData,
+    RequestInfo,
+    check_no_personal_data,
+)
 from deletion_sdk.verification.report import ModelEvidence, VerificationReport
 from deletion_sdk.verification.utility import UtilityReport
 
@@ -45,6 +51,11 @@ _JOB_STATUS = {"completed": "ok", "failed": "bad", "running": "warn"}
 _COMPARISON = {"<=": "at most", ">=": "at least", "==": "exactly"}
 _ROLES = ("original", "unlearned", "reference")
 _TIERS = tuple(t.value for t in Tier)  # cheapest first, the order of the policy's tier ranks
+# What a decision on proven exact retraining rests on (policy.evaluate never waives these two).
+_DECISIVE_WHEN_EXACT = ("verification_tier", "exact_retraining")
+# A rate below this many expected false alarms in the holdout is not estimable: at FPR f, the holdout
+# needs at least _MIN_FALSE_ALARMS / f never-seen examples (10,000 for 0.1%).
+_MIN_FALSE_ALARMS = 10
 
 
 def _environment() -> jinja2.Environment:
@@ -118,10 +129,28 @@ def _request_row(request: RequestInfo, now: datetime) -> dict[str, Any]:
         "extensions": request.extensions,
         "deadline_text": deadline[0],
         "deadline_class": deadline[1],
+        "verified": next(
+            ({"by": e.actor, "at": e.at} for e in request.history if e.to_status == "verified"), None
+        ),
+        "history": [
+            {
+                "at": e.at,
+                "move": "deadline extended"
+                if e.from_status == e.to_status
+                else f"{e.from_status or 'received'} → {e.to_status}"
+                if e.from_status
+                else f"received as {e.to_status}",
+                "actor": e.actor,
+                "reason": e.reason or "",
+            }
+            for e in request.history
+        ],
     }
 
 
 def _param_text(value: Any) -> str:
+    if value is None:
+        return "default"
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list | tuple):
@@ -134,6 +163,9 @@ def _param_text(value: Any) -> str:
 def _attempt_row(attempt: AttemptInfo, retrain_estimate_s: float | None) -> dict[str, Any]:
     estimate = attempt.retrain_estimate_s or retrain_estimate_s
     share = None if estimate is None else attempt.wall_time_s / estimate
+    budget_share = None if estimate is None or attempt.budget_s is None else attempt.budget_s / estimate
+    # The bar's full width is the retraining estimate, or the budget / time taken when either is longer.
+    scale = max(1.0, share or 0.0, budget_share or 0.0)
     label, css = _OUTCOMES[attempt.outcome]
     return {
         "index": attempt.index,
@@ -143,7 +175,12 @@ def _attempt_row(attempt: AttemptInfo, retrain_estimate_s: float | None) -> dict
         "wall_time_s": attempt.wall_time_s,
         "estimate_s": estimate,
         "share": share,
-        "bar_pct": None if share is None else round(min(share, 1.0) * 100, 1),
+        "bar_pct": None if share is None else round(share / scale * 100, 1),
+        "budget_s": attempt.budget_s,
+        "budget_share": budget_share,
+        "budget_pct": None if budget_share is None else round(budget_share / scale * 100, 1),
+        "retrain_pct": round(100 / scale, 1),
+        "over_budget": attempt.budget_s is not None and attempt.wall_time_s > attempt.budget_s,
         "device": attempt.device,
         "outcome": attempt.outcome,
         "outcome_text": label,
@@ -173,20 +210,49 @@ def _check_row(check: Check) -> dict[str, Any]:
     }
 
 
+def _split_checks(decision: Decision) -> tuple[list[Check], list[Check], bool]:
+    """(the checks the verdict rests on, the checks shown for information, whether they agree).
+
+    As :func:`deletion_sdk.policy.evaluate.evaluate` decides: with proven exact retraining the verdict rests
+    on the evidence tier and the retraining proof, and the measured figures are informational; otherwise
+    on every check except an exact-retraining claim that was not accepted. A decision whose verdict does
+    not follow from its checks (not one ``evaluate`` makes) shows every check as decisive and says so.
+    """
+    if decision.basis == "exact":
+        decisive = [c for c in decision.checks if c.name in _DECISIVE_WHEN_EXACT]
+    else:
+        decisive = [c for c in decision.checks if c.name != "exact_retraining"]
+    informational = [c for c in decision.checks if c not in decisive]
+    if decision.passed != (bool(decisive) and all(c.passed for c in decisive)):
+        return list(decision.checks), [], False
+    return decisive, informational, True
+
+
+def _info_row(check: Check) -> dict[str, Any]:
+    row = _check_row(check)
+    row["within"] = None if check.value is None else check.passed
+    return row
+
+
 def _decision_view(attempt: AttemptInfo, decision: Decision) -> dict[str, Any]:
-    failed = len(decision.failed_checks)
+    decisive, informational, consistent = _split_checks(decision)
     return {
         "attempt": attempt.index,
         "method": attempt.method,
         "passed": decision.passed,
+        "verdict": "PASS" if decision.passed else ("INCONCLUSIVE" if decision.inconclusive else "FAIL"),
         "basis": decision.basis,
+        "exact": decision.basis == "exact",
+        "consistent": consistent,
         "policy_id": decision.policy_id,
         "policy_digest": decision.policy_digest,
         "tier": decision.tier,
         "summary": decision.summary(),
-        "n_checks": len(decision.checks),
-        "n_failed": failed,
-        "checks": [_check_row(c) for c in decision.checks],
+        "n_checks": len(decisive),
+        "n_failed": sum(not c.passed for c in decisive),
+        "checks": [_check_row(c) for c in decisive],
+        "info_checks": [_info_row(c) for c in informational],
+        "n_info_beyond": sum(not c.passed for c in informational),
     }
 
 
@@ -199,7 +265,8 @@ def _evidence_rows(report: VerificationReport) -> list[dict[str, Any]]:
 
     def row(label: str, help_text: str, get: Any) -> dict[str, Any]:
         cells = {r: (None if e is None else get(e)) for r, e in ev.items()}
-        return {"label": label, "help": help_text, **{r: cells[r] or "—" for r in _ROLES}}
+        shown = {r: cells[r] or "—" for r in _ROLES}
+        return {"label": label, "help": help_text, "small_sample": False, **shown}
 
     rows = [
         row(
@@ -214,9 +281,24 @@ def _evidence_rows(report: VerificationReport) -> list[dict[str, Any]]:
         ),
     ]
     for fpr in sorted(report.unlearned.loss_attack.tpr_at_fpr):
+        label = f"Caught at {fpr:.1%} false alarms"
+        needed = math.ceil(_MIN_FALSE_ALARMS / fpr)
+        if report.n_holdout < needed:
+            # Too few never-seen examples: the threshold for this rate sits on a handful of examples (or
+            # none), so any value would be noise presented as a measurement.
+            rows.append(
+                {
+                    "label": label,
+                    "help": f"not estimable here: a {fpr:.1%} false-alarm rate needs at least {needed:,} "
+                    f"never-seen examples; this check had {report.n_holdout:,}",
+                    "small_sample": True,
+                    **{r: ("—" if ev[r] is None else "not shown") for r in _ROLES},
+                }
+            )
+            continue
         rows.append(
             row(
-                f"Caught at {fpr:.1%} false alarms",
+                label,
                 f"share of forget examples the attacker catches while wrongly flagging only {fpr:.1%} "
                 "of never-seen people",
                 lambda e, f=fpr: _fmt_num(e.loss_attack.tpr_at_fpr.get(f), ".3f"),
@@ -243,10 +325,18 @@ def _evidence_rows(report: VerificationReport) -> list[dict[str, Any]]:
             "reference": report.lira.retrained,
         }
         for fpr in sorted(report.lira.target.flagged_fraction):
+            few = report.n_forget * fpr < _MIN_FALSE_ALARMS / 2
+            help_text = f"a model that never saw them flags about {fpr:.0%}"
+            if few:
+                help_text += (
+                    f"; only {report.n_forget} forget examples, so one example moves this figure by "
+                    f"{1 / max(report.n_forget, 1):.0%}: read it as rough"
+                )
             rows.append(
                 {
                     "label": f"LiRA: forget examples flagged at {fpr:.0%}",
-                    "help": f"a model that never saw them flags about {fpr:.0%}",
+                    "help": help_text,
+                    "small_sample": few,
                     **{
                         r: "—" if res is None else _fmt_num(res.flagged_fraction.get(fpr), ".1%")
                         for r, res in lira.items()
@@ -271,6 +361,7 @@ def _evidence_rows(report: VerificationReport) -> list[dict[str, Any]]:
                 {
                     "label": label,
                     "help": help_text,
+                    "small_sample": False,
                     "original": "—",
                     "unlearned": _fmt_num(value, ".3f"),
                     "reference": "—",
@@ -364,9 +455,16 @@ def _evidence_view(attempt: AttemptInfo, report: VerificationReport) -> dict[str
         "accuracy on the kept training data and on never-seen people about where it was; accuracy on the "
         "forget set is expected to fall towards the never-seen level.",
     )
+    unlearned_auc = report.unlearned.loss_attack
     return {
         "attempt": attempt.index,
         "method": attempt.method,
+        "exact": attempt.decision is not None and attempt.decision.basis == "exact",
+        "auc": _fmt_num(unlearned_auc.auc, ".2f"),
+        "auc_ci": f"{_fmt_num(unlearned_auc.auc_ci[0], '.2f')}–{_fmt_num(unlearned_auc.auc_ci[1], '.2f')}",
+        "reference_auc": None
+        if report.reference is None
+        else _fmt_num(report.reference.loss_attack.auc, ".2f"),
         "tier": str(report.tier),
         "n_forget": report.n_forget,
         "n_holdout": report.n_holdout,
@@ -411,8 +509,44 @@ def _context(data: ReportData) -> dict[str, Any]:
         "evidence": None
         if evidence_attempt is None or evidence_attempt.verification is None
         else _evidence_view(evidence_attempt, evidence_attempt.verification),
+        "certificate": None if data.certificate is None else _certificate_view(data.certificate),
+        "record": _record_view(data),
         "version": _package_version(),
     }
+
+
+def _certificate_view(cert: CertificateInfo) -> dict[str, Any]:
+    """The certificate as a recipient sees it: file names only (the operator's folders mean nothing to
+    them, and disclose the deployment's layout), the key's fingerprint, and the command to run."""
+    return {
+        "file": PurePath(cert.path).name,
+        "key_file": PurePath(cert.public_key_path).name,
+        "key_id": cert.key_id,
+        "payload_sha256": cert.payload_sha256,
+        "verify_command": cert.verify_command,
+    }
+
+
+def _record_view(data: ReportData) -> list[tuple[str, str]]:
+    """The GDPR Art. 30 record-of-processing fields as (label, text) rows; every label is always listed."""
+    record = data.processing_record
+    missing = "not recorded in the policy"
+
+    def text(value: str | None) -> str:
+        return value if value else missing
+
+    return [
+        ("Controller", text(None if record is None else record.controller)),
+        ("Controller contact", text(None if record is None else record.controller_contact)),
+        ("Data protection officer", text(None if record is None else record.dpo_contact)),
+        ("Purpose of the processing", text(None if record is None else record.purpose)),
+        ("Legal basis of the processing", text(None if record is None else record.legal_basis)),
+        (
+            "Categories of personal data",
+            text(None if record is None or not record.data_categories else "; ".join(record.data_categories)),
+        ),
+        ("Retention", text(None if record is None else record.retention)),
+    ]
 
 
 def render_report(data: ReportData) -> str:

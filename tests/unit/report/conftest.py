@@ -24,7 +24,9 @@ from deletion_sdk.data.synthfaces import SynthFaces, SynthFacesConfig, generate_
 from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.ledger.subjects import SubjectKey, subject_ref
 from deletion_sdk.merkle import leaf_hash, merkle_root
-from deletion_sdk.policy import Decision, add_months, evaluate, load_policy
+from deletion_sdk.policy import Decision, ExactRetraining, add_months, evaluate, load_policy
+from deletion_sdk.policy.evaluate import EXACT_UNLEARNER_CLASS
+from deletion_sdk.policy.schema import ProcessingRecord
 from deletion_sdk.report import (
     AttemptInfo,
     AuditInfo,
@@ -34,6 +36,7 @@ from deletion_sdk.report import (
     ModelRef,
     ModelsInfo,
     ReportData,
+    RequestEvent,
     RequestInfo,
     ResultModelRef,
 )
@@ -149,7 +152,11 @@ def subject_key() -> SubjectKey:
 
 
 def _attempt_info(
-    index: int, run: UnlearningResult, report: VerificationReport, decision: Decision
+    index: int,
+    run: UnlearningResult,
+    report: VerificationReport,
+    decision: Decision,
+    budget_s: float | None = None,
 ) -> AttemptInfo:
     return AttemptInfo(
         index=index,
@@ -157,6 +164,7 @@ def _attempt_info(
         method_version=run.version,
         params=dict(run.params),
         wall_time_s=run.wall_time_s,
+        budget_s=budget_s,
         device=run.device,
         outcome="passed" if decision.passed else "failed",
         decision=decision,
@@ -197,7 +205,11 @@ def make_report_data(evidence: Evidence, subject_key: SubjectKey) -> Callable[..
         )
     example_ids = sorted(evidence.forget.example_ids)
     root = merkle_root([leaf_hash(e.encode()) for e in example_ids]).hex()
-    attempts = tuple(_attempt_info(i + 1, *a) for i, a in enumerate(evidence.attempts))
+    (ft_run, ft_report, ft_decision), (rt_run, rt_report, rt_decision) = evidence.attempts
+    attempts = (
+        _attempt_info(1, ft_run, ft_report, ft_decision, budget_s=0.25 * evidence.retrain_estimate_s),
+        _attempt_info(2, rt_run, rt_report, rt_decision),
+    )
     (_, _, _), (retrain, _, _) = evidence.attempts
     result_digest = hashlib.sha256(b"".join(p.detach().numpy().tobytes() for p in retrain.model.parameters()))
 
@@ -239,5 +251,87 @@ def make_report_data(evidence: Evidence, subject_key: SubjectKey) -> Callable[..
         }
         fields.update(overrides)
         return ReportData(**fields)
+
+    return build
+
+
+def _history(request_id: str, received: datetime, completed: datetime | None) -> tuple[RequestEvent, ...]:
+    events = [
+        RequestEvent(at=received, to_status="received", actor="intake-api"),
+        RequestEvent(
+            at=received + timedelta(hours=3),
+            from_status="received",
+            to_status="verified",
+            actor="privacy-desk",
+            reason="identity confirmed by e-mail link",
+        ),
+    ]
+    if completed is not None:
+        events.append(
+            RequestEvent(at=completed, from_status="verifying", to_status="completed", actor="batch-worker-a")
+        )
+    return tuple(events)
+
+
+PROCESSING_RECORD = ProcessingRecord(
+    controller="Example Photo Ltd",
+    controller_contact="privacy@example.org",
+    dpo_contact="dpo@example.org",
+    purpose="estimating a customer's age group from a photo for age-appropriate content",
+    legal_basis="Art. 6(1)(f) GDPR, legitimate interests",
+    data_categories=("face photographs", "self-declared age"),
+    retention="training photos 24 months; model versions until retired",
+)
+
+
+@pytest.fixture(scope="session")
+def exact_decision(evidence: Evidence) -> Decision:
+    """The retrain attempt judged with its proof of exact retraining, under a policy whose AUC limit the
+    retrained model misses (a tiny forget set): the measured checks fail, the verdict passes."""
+    (_, _, _), (retrain, report, _) = evidence.attempts
+    policy = load_policy("gdpr-art17")
+    thresholds = policy.verification.thresholds.model_copy(update={"max_attack_auc": 0.5})
+    strict = policy.model_copy(
+        update={"verification": policy.verification.model_copy(update={"thresholds": thresholds})}
+    )
+    proof = ExactRetraining(
+        unlearner_class=EXACT_UNLEARNER_CLASS,
+        retrained_training_root="e" * 64,
+        forget_merkle_root="f" * 64,
+        overlap=0,
+    )
+    return evaluate(strict, report, method=retrain.name, exact=proof)
+
+
+@pytest.fixture(scope="session")
+def make_exact_report(
+    make_report_data: Callable[..., ReportData], evidence: Evidence, exact_decision: Decision
+) -> Callable[..., ReportData]:
+    """A retrain-only job: one attempt (exact retraining, PASS), every deadline met, histories recorded."""
+    base = make_report_data()
+    (_, _, _), (retrain, report, _) = evidence.attempts
+    attempt = _attempt_info(1, retrain, report, exact_decision).model_copy(update={"params": {"epochs": 2}})
+    requests = []
+    for r in base.requests:
+        completed = r.received_at + timedelta(days=2)
+        requests.append(
+            r.model_copy(
+                update={
+                    "status": "completed",
+                    "completed_at": completed,
+                    "deadline_met": True,
+                    "history": _history(r.request_id, r.received_at, completed),
+                }
+            )
+        )
+
+    def build(**overrides: Any) -> ReportData:
+        fields: dict[str, Any] = {
+            "attempts": (attempt,),
+            "requests": tuple(requests),
+            "processing_record": PROCESSING_RECORD,
+        }
+        fields.update(overrides)
+        return make_report_data(**fields)
 
     return build

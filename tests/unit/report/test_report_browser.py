@@ -36,7 +36,7 @@ pytestmark = [
 _CONSOLE = re.compile(r":CONSOLE[:(]\d*\)?\]\s*(?P<message>.*)$")
 
 
-def screenshot(html: Path, tmp_path: Path) -> tuple[Path, str]:
+def screenshot(html: Path, tmp_path: Path, window: tuple[int, int] = WINDOW) -> tuple[Path, str]:
     """Render ``html`` in headless Chromium; return the screenshot path and the browser's log."""
     png = tmp_path / f"{html.stem}.png"
     command = [
@@ -52,7 +52,7 @@ def screenshot(html: Path, tmp_path: Path) -> tuple[Path, str]:
         "--disable-dev-shm-usage",
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
         f"--screenshot={png}",
-        f"--window-size={WINDOW[0]},{WINDOW[1]}",
+        f"--window-size={window[0]},{window[1]}",
         "--enable-logging=stderr",
         "--v=0",
         html.resolve().as_uri(),
@@ -110,3 +110,42 @@ def test_the_detector_sees_console_errors_and_blocked_fetches(tmp_path: Path) ->
     assert any("deliberate" in e for e in errors), log[-3000:]
     assert any("Uncaught" in e and "notDefinedAnywhere" in e for e in errors), log[-3000:]
     assert any("example.invalid" in e and "Content Security Policy" in e for e in errors), log[-3000:]
+
+
+FAIL_BACKGROUND = (0xFD, 0xE8, 0xE6)  # --bad-bg: a failed check's row, a missed deadline, an alert
+FAIL_RED = (0xB4, 0x23, 0x18)  # --bad: a FAIL badge's text, the budget line
+
+
+def _pixels_of(png: Path, colour: tuple[int, int, int]) -> int:
+    with Image.open(png) as img:
+        pixels = np.asarray(img.convert("RGB"))
+    return int((pixels == np.array(colour, dtype=np.uint8)).all(axis=-1).sum())
+
+
+def test_retrain_only_report_shows_no_fail_under_its_pass(
+    make_exact_report: Callable[..., ReportData],
+    make_report_data: Callable[..., ReportData],
+    tmp_path: Path,
+) -> None:
+    """The whole page of a retrain-only job (PASS on exact retraining whose measured figures miss the
+    approximate methods' limits) paints nothing in the failure colours; the same page with a failed
+    approximate attempt as the final one does, so the measure can fail."""
+    tall = (1280, 10_000)  # the whole page: header to footer
+    data = make_exact_report()
+    final = data.attempts[-1].decision
+    assert final is not None and final.passed and any(not c.passed for c in final.checks)
+    exact_png, log = screenshot(write_report(data, tmp_path / "exact.html"), tmp_path, tall)
+    assert exact_png.exists(), f"no screenshot; browser log:\n{log[-3000:]}"
+    assert page_errors(log) == [], f"the page logged errors:\n{log[-3000:]}"
+    with Image.open(exact_png) as img:
+        pixels = np.asarray(img.convert("RGB"), dtype=np.float64)
+    drawn = np.nonzero((pixels < 250).any(axis=(1, 2)))[0]
+    assert drawn.max() < tall[1] - 200, "the page is longer than the screenshot: raise its height"
+    assert _pixels_of(exact_png, FAIL_BACKGROUND) == 0
+    assert _pixels_of(exact_png, FAIL_RED) == 0
+    failed = make_report_data().attempts[0]
+    assert failed.decision is not None and not failed.decision.passed
+    control = make_exact_report(attempts=(failed,))
+    control_png, _ = screenshot(write_report(control, tmp_path / "control.html"), tmp_path, tall)
+    assert _pixels_of(control_png, FAIL_BACKGROUND) > 1000
+    assert _pixels_of(control_png, FAIL_RED) > 100

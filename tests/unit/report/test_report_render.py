@@ -161,7 +161,9 @@ def test_decision_table_lists_every_check_of_the_final_attempt(html: str, data: 
     earlier_start = decision_html.find("<details")
     final_part = _parse(decision_html[:earlier_start] if earlier_start >= 0 else decision_html)
     rows = final_part.with_attr("data-check")
+    assert final.basis == "checks"  # judged by its checks: every check is one the verdict rests on
     assert [a["data-check"] for _, a in rows] == [c.name for c in final.checks]
+    assert final.passed == all(c.passed for c in final.checks)
     for (_, attrs), check in zip(rows, final.checks, strict=True):
         assert ("pass" if check.passed else "fail") in attrs["class"].split()
         row = " ".join(final_part.row_text[f"data-check={check.name}"])
@@ -186,7 +188,7 @@ def test_earlier_attempts_decisions_are_collapsed(html: str, data: ReportData) -
     assert "open" not in re.findall(r"<details[^>]*>", block)[0]
     for check in earlier.checks:
         assert f'data-check="{check.name}"' in block
-    verdict = "PASS" if earlier.passed else "FAIL"
+    verdict = "PASS" if earlier.passed else "INCONCLUSIVE" if earlier.inconclusive else "FAIL"
     assert f"{verdict}, {len(earlier.failed_checks)} of {len(earlier.checks)} checks failed" in block
 
 
@@ -220,15 +222,15 @@ def test_page_is_self_contained(html: str, page: _Page) -> None:
     assert csp and "default-src 'none'" in csp[0][1]["content"]
 
 
-def test_certificate_key_id_and_verify_commands(page: _Page, data: ReportData) -> None:
+def test_certificate_key_id_and_verify_commands(page: _Page, data: ReportData, html: str) -> None:
     assert data.certificate is not None and data.audit is not None
     text = " ".join(page.text)
-    assert data.certificate.key_id in text
-    command = (
-        f"deletion-sdk certificate verify {data.certificate.path} --key {data.certificate.public_key_path}"
-    )
+    assert data.certificate.key_id in text  # the key's fingerprint
+    # the recipient's command names the two files, never the operator's folders
+    command = "deletion-sdk certificate verify job-0007.intoto.json --key signing.pub.pem"
     assert data.certificate.verify_command == command
     assert command in text
+    assert "/srv/dsdk" not in html
     assert "deletion-sdk audit verify" in text
     assert data.audit.root_hash in text and str(data.audit.tree_size) in text
     assert f"deletion-sdk audit prove {data.audit.entry_index}" in text
