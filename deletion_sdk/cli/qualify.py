@@ -1,9 +1,11 @@
 """``deletion-sdk qualify``: the competition-style qualification of an unlearner (forgetting quality F).
 
 Trains N original models, unlearns with the method from each, retrains N models without the forget set
-(originals and retrains are cached under HOME/qualification/models and shared between methods), and prints
-F, the final score, the oracle's F and the wall time as a fraction of retraining. The report is stored as
-canonical JSON under HOME/qualification/<sha256>.json; certificates cite that digest.
+(every run is stored under HOME/qualification/models by the digest of its spec, so a killed run resumes and
+originals and retrains are shared between methods), and prints
+F, the final score, the oracle's F and the wall time as a fraction of retraining. The runs go to the
+executor ``--executor`` names (``local``, or ``ray`` to fan them out). The report is stored as canonical
+JSON under HOME/qualification/<sha256>.json; certificates cite that digest.
 """
 
 from __future__ import annotations
@@ -48,10 +50,20 @@ def register(app: typer.Typer) -> None:
         forget_fraction: float = typer.Option(0.02, "--forget-fraction", help="Share of training rows."),
         device: str = typer.Option("auto", "--device", help="auto, cpu or cuda[:N]."),
         seed: int = typer.Option(0, "--seed", help="Seeds the data, its split and the forget set."),
+        executor: str | None = typer.Option(
+            None, "--executor", help="local or ray (default: DELETION_SDK_EXECUTOR, else local)."
+        ),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            min=1,
+            help="Trainings at once on ray (default: DELETION_SDK_EXECUTOR_WORKERS).",
+        ),
         as_json: bool = JsonOption,
     ) -> None:
         """Qualify an unlearner: F, final score, oracle F and time fraction over N models."""
         from deletion_sdk.data.defaults import default_age_predictor_data
+        from deletion_sdk.executor import executor_from_settings
         from deletion_sdk.sdk import resolve_settings
         from deletion_sdk.training import TrainConfig
         from deletion_sdk.verification.qualification import qualify, store_qualification, summarize
@@ -63,26 +75,36 @@ def register(app: typer.Typer) -> None:
             TrainConfig.model_validate_json(config.read_text(encoding="utf-8")) if config else TrainConfig()
         )
         st = state(ctx)
-        directory = resolve_settings(home=st.home, database_url=st.database_url).layout.qualification
+        settings = resolve_settings(home=st.home, database_url=st.database_url)
+        directory = settings.layout.qualification
+        chosen = settings.model_copy(
+            update={
+                "executor": executor or settings.executor,
+                "executor_workers": workers or settings.executor_workers,
+            }
+        )
+        runner = executor_from_settings(chosen)  # unknown name: RegistryError, exit code 2
         data = default_age_predictor_data(seed, size=size, image_size=train_config.image_size)  # type: ignore[arg-type]
 
         def progress(message: str) -> None:
             if not as_json:
                 typer.echo(message, err=True)
 
-        report = qualify(
-            unlearner,
-            train_config,
-            models,
-            train=data.train,
-            test=data.test,
-            forget_fraction=forget_fraction,
-            params=_params(param),
-            device=device,
-            seed=seed,
-            directory=directory,
-            progress=progress,
-        )
+        with runner:
+            report = qualify(
+                unlearner,
+                train_config,
+                models,
+                train=data.train,
+                test=data.test,
+                forget_fraction=forget_fraction,
+                params=_params(param),
+                device=device,
+                seed=seed,
+                directory=directory,
+                progress=progress,
+                executor=runner,
+            )
         stored = store_qualification(report, directory=directory)  # same bytes: names the stored file
         summary = {**summarize(report), "path": str(stored.path)}
 

@@ -201,3 +201,12 @@ def test_cli_rejects_too_few_models(capsys: pytest.CaptureFixture[str]) -> None:
         main(["qualify", "--unlearner", "finetune", "--models", "2", "--json"])
     assert exit_info.value.code == 2
     assert "models" in capsys.readouterr().err
+
+
+def test_cli_rejects_an_unknown_executor(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--home", str(tmp_path), "qualify", "--unlearner", "finetune", "--executor", "nope", "--json"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "registered executor" in err and "local" in err and "ray" in err
+    assert not (tmp_path / "qualification" / "models").exists()
