@@ -50,9 +50,9 @@ class ExternalOperations(FacadeBase):
             deploy: deploy the new version.
 
         Raises:
-            InputError: bad arguments, weights that do not fit, lineage that does not match the dataset.
+            InputError: bad arguments, unreadable or unsafe weights, weights that do not fit, lineage that
+                does not match the dataset.
             NotFoundError: a missing file or dataset.
-            IntegrityError: an unreadable or unsafe weights file.
         """
         from deletion_sdk.external.models import register_external_model
         from deletion_sdk.external.recorder import load_lineage

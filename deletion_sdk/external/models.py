@@ -158,10 +158,9 @@ def register_external_model(
         The registered model version (metrics name ``source``, ``recipe`` and ``lineage``).
 
     Raises:
-        InputError: unknown architecture, weights that do not fit it, lineage that does not match the
-            dataset, or inconsistent sizes.
+        InputError: unknown architecture, weights that cannot be read safely or do not fit it, lineage that
+            does not match the dataset, or inconsistent sizes.
         NotFoundError: unknown dataset or missing file.
-        IntegrityError: the weights file cannot be read safely.
     """
     if lineage_record is not None and dataset is None:
         raise InputError("The 'lineage_record' parameter needs 'dataset' (the dataset its ids belong to).")

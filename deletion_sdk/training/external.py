@@ -29,7 +29,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
+from deletion_sdk.errors import InputError, NotFoundError
 from deletion_sdk.training.architectures import Architecture
 from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.training.loop import make_optimizer, make_scheduler
@@ -203,7 +203,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
     Raises:
         NotFoundError: no such file.
-        IntegrityError: the file is not a state dict of tensors (or needs code to load).
+        InputError: the file is not a state dict of tensors (or needs code to load).
     """
     p = Path(path)
     if not p.is_file():
@@ -216,7 +216,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         else:
             state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # safetensors, pickle and zip errors all mean the same thing here
-        raise IntegrityError(
+        raise InputError(
             f"Weights file {str(p)!r} cannot be read as safetensors or a weights-only state dict: "
             f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         ) from e
@@ -227,7 +227,7 @@ def load_weights_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
         or not state
         or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items())
     ):
-        raise IntegrityError(f"Weights file {str(p)!r} does not hold a state dict of named tensors.")
+        raise InputError(f"Weights file {str(p)!r} does not hold a state dict of named tensors.")
     return dict(state)
 
 

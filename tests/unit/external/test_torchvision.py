@@ -10,7 +10,7 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
+from deletion_sdk.errors import InputError, NotFoundError
 from deletion_sdk.training import TrainConfig, build_model, make_optimizer, make_scheduler
 from deletion_sdk.training.external import (
     IMAGENET,
@@ -68,10 +68,10 @@ def test_weights_files_load_without_running_code(tmp_path: Path) -> None:
 
     with open(tmp_path / "evil.pt", "wb") as f:
         pickle.dump({"w": Payload()}, f)
-    with pytest.raises(IntegrityError, match="weights-only"):
+    with pytest.raises(InputError, match="weights-only"):
         load_weights_file(tmp_path / "evil.pt")
     torch.save([1, 2], tmp_path / "list.pt")
-    with pytest.raises(IntegrityError, match="state dict"):
+    with pytest.raises(InputError, match="state dict"):
         load_weights_file(tmp_path / "list.pt")
     with pytest.raises(NotFoundError):
         load_weights_file(tmp_path / "missing.safetensors")
