@@ -9,7 +9,9 @@ retrains N models without it, and reports:
 * ``F@N/2`` and ``oracle F@N/2`` — the method and the retrained-vs-retrained ceiling at N // 2 models;
 * ``time`` — mean unlearning wall time as a fraction of the mean retraining time.
 
-The originals and retrains are cached under ``--home`` and shared by all methods (and by reruns).
+Every run is stored under ``--home`` by the digest of its spec: originals and retrains are shared by all
+methods, and a rerun (or a killed run) reuses whatever finished. ``--executor ray --workers 2`` runs the
+trainings side by side on a local Ray (or the cluster ``RAY_ADDRESS`` names).
 
 ``--population-check`` instead trains one original and one retrained model and runs tier-1
 verification on both: the population attack should find membership in the original (AUC > 0.6, forget
@@ -18,6 +20,7 @@ vs holdout) and not in the retrained model (its AUC interval containing 0.5).
     python benchmarks/qualification.py --models 8 --json
     python benchmarks/qualification.py --population-check --json
     python benchmarks/qualification.py --size tiny --epochs 5 --models 6     # a quick smoke run
+    python benchmarks/qualification.py --models 8 --executor ray --workers 2 --json
 
 Timings on a shared machine are indicative only.
 """
@@ -35,6 +38,7 @@ from typing import Any
 import torch
 
 from deletion_sdk.data.defaults import default_age_predictor_data
+from deletion_sdk.executor import create_executor
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.training import TrainConfig, train_model
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--home", type=Path, default=Path(".deletion_sdk-bench"))
+    parser.add_argument("--executor", default="local", help="local or ray: who runs the trainings")
+    parser.add_argument("--workers", type=int, default=None, help="trainings at once (ray)")
     parser.add_argument("--population-check", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
@@ -127,6 +133,8 @@ def main() -> None:
         "size": args.size,
         "subjects": args.subjects,
         "device": args.device,
+        "executor": args.executor,
+        "workers": args.workers,
     }
     if args.population_check:
         result["population_check"] = _population_check(args, config)
@@ -135,29 +143,32 @@ def main() -> None:
             args.seed, size=args.size, image_size=config.image_size, n_subjects=args.subjects
         )
         rows = []
-        for method in args.methods:
-            start = time.perf_counter()
-            report = qualify(
-                method,
-                config,
-                args.models,
-                train=data.train,
-                test=data.test,
-                forget_fraction=args.forget_fraction,
-                device=args.device,
-                seed=args.seed,
-                directory=HomeLayout(args.home).qualification,
-                progress=None if args.json else print,
-            )
-            rows.append({**summarize(report), "wall_s": round(time.perf_counter() - start, 1)})
-            if not args.json:
-                r = rows[-1]
-                print(
-                    f"{method:24} F={r['forgetting_quality']:.4f} final={r['final_score']:.4f} "
-                    f"F@N/2={r['forgetting_quality_at_half']:.4f} "
-                    f"oracle={r['oracle_forgetting_quality']:.4f} "
-                    f"time={r['time_fraction']:.3f}"
+        options = {"workers": args.workers} if args.workers is not None else {}
+        with create_executor(args.executor, **options) as runner:
+            for method in args.methods:
+                start = time.perf_counter()
+                report = qualify(
+                    method,
+                    config,
+                    args.models,
+                    train=data.train,
+                    test=data.test,
+                    forget_fraction=args.forget_fraction,
+                    device=args.device,
+                    seed=args.seed,
+                    directory=HomeLayout(args.home).qualification,
+                    progress=None if args.json else print,
+                    executor=runner,
                 )
+                rows.append({**summarize(report), "wall_s": round(time.perf_counter() - start, 1)})
+                if not args.json:
+                    r = rows[-1]
+                    print(
+                        f"{method:24} F={r['forgetting_quality']:.4f} final={r['final_score']:.4f} "
+                        f"F@N/2={r['forgetting_quality_at_half']:.4f} "
+                        f"oracle={r['oracle_forgetting_quality']:.4f} "
+                        f"time={r['time_fraction']:.3f}"
+                    )
         result["methods"] = rows
     if args.json:
         print(json.dumps(result, indent=2))
