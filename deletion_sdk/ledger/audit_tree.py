@@ -98,8 +98,11 @@ def rebuild_tree_nodes(conn: sa.Connection) -> int:
     conn.execute(sa.delete(_nodes))
     frontier = MerkleFrontier()
     pending: list[tuple[Subtree, bytes]] = []
-    result = conn.execution_options(yield_per=_BATCH).execute(
-        sa.select(_entries.c.leaf_hash).order_by(_entries.c.entry_index)
+    # Per statement: Connection.execution_options() would switch the whole connection (and Alembic's later
+    # statements) to server-side cursors on PostgreSQL.
+    result = conn.execute(
+        sa.select(_entries.c.leaf_hash).order_by(_entries.c.entry_index),
+        execution_options={"yield_per": _BATCH},
     )
     for leaf in result.scalars():
         pending.extend(frontier.append_nodes(bytes.fromhex(leaf)))
