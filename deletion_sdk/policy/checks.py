@@ -127,6 +127,19 @@ CHECKS: dict[str, tuple[CheckSpec, ...]] = {
             "forgetting",
         ),
     ),
+    "max_ablated_attack_auc": (
+        CheckSpec(
+            "ablated_attack_auc",
+            "loss and margin attack ROC AUC with the output layer's most forget-specific units switched off "
+            "(a hidden detector of the forget set gives the memory back)",
+            "<=",
+            lambda f: (
+                f.ablated_attack_auc,
+                None if f.ablated_attack_auc is not None else "ablation probe not measured",
+            ),
+            "forgetting",
+        ),
+    ),
     "min_ks_pvalue": (
         CheckSpec(
             "ks_pvalue",

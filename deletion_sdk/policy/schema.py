@@ -15,6 +15,7 @@ from deletion_sdk.policy.deadlines import DeadlineRule
 
 __all__ = [
     "CertificateRule",
+    "ErasureRule",
     "Policy",
     "ProcessingRecord",
     "Thresholds",
@@ -88,6 +89,12 @@ class Thresholds(_Frozen):
         lt=1.0,
         description="|forget - holdout accuracy| under a small perturbation towards the labels, at most.",
     )
+    max_ablated_attack_auc: float | None = Field(
+        default=None,
+        ge=0.5,
+        lt=1.0,
+        description="Attack AUC with the output layer's most forget-specific units switched off, at most.",
+    )
     min_ks_pvalue: float | None = Field(
         default=None,
         gt=0.0,
@@ -121,12 +128,13 @@ class Thresholds(_Frozen):
 
     @property
     def uses_probes(self) -> tuple[str, ...]:
-        """The probes a check needs (``"relearn"``, ``"perturb"``); empty when none."""
+        """The probes a check needs (``"relearn"``, ``"perturb"``, ``"ablate"``); empty when none."""
         return tuple(
             name
             for name, threshold in (
                 ("relearn", self.max_relearn_accuracy_gap),
                 ("perturb", self.max_perturbed_accuracy_gap),
+                ("ablate", self.max_ablated_attack_auc),
             )
             if threshold is not None
         )
@@ -173,6 +181,17 @@ class CertificateRule(_Frozen):
     require_qualification_report: bool = False
 
 
+class ErasureRule(_Frozen):
+    """What happens to artifacts that hold an erased person's data, once the unlearned model is deployed."""
+
+    retired_weights_grace_days: int = Field(
+        default=0,
+        ge=0,
+        le=3650,
+        description="Days a retired model version's weights are kept before deletion (0: deleted at once).",
+    )
+
+
 class ProcessingRecord(_Frozen):
     """The GDPR Art. 30 record-of-processing fields the privacy officer's report shows (all optional).
 
@@ -208,4 +227,5 @@ class Policy(_Frozen):
     processing_record: ProcessingRecord | None = Field(
         default=None, description="GDPR Art. 30 record-of-processing fields shown in the report."
     )
+    erasure: ErasureRule = ErasureRule()
     digest: str = Field(default="", description="SHA-256 of the policy file's bytes, set by the loader.")

@@ -14,6 +14,9 @@ reference a retrained model would (it never saw either group):
   true label (L∞ ball of ``epsilon``), on forget and holdout alike. An unlearned model whose knowledge
   was only masked recovers the forget labels more easily than the labels of people it never saw
   (Unlearning Mapping Attack, arXiv 2504.14798).
+* **ablation** — switch off the output layer's input units most specific to the forget set
+  (:mod:`deletion_sdk.verification.ablation`): a planted detector that hides the forget set behind a few
+  units gives the attacks the original's view back when they go.
 * **weight distance** — ``‖θ_unlearned − θ_original‖ / ‖θ_original‖``, recorded for the report.
 
 Every probe is deterministic under its seed and runs on a copy: the model under test is never changed.
@@ -32,6 +35,7 @@ from deletion_sdk._device import resolve_device
 from deletion_sdk.data.tensors import FaceTensors, iterate_batches
 from deletion_sdk.training.evaluation import accuracy
 from deletion_sdk.verification._arrays import FrozenModel
+from deletion_sdk.verification.ablation import ablation_probe
 
 __all__ = ["ProbeFigures", "perturbation_gap", "relearning_gap", "run_probes", "weight_distance"]
 
@@ -45,6 +49,9 @@ class ProbeFigures(FrozenModel):
         perturbed_forget_accuracy_gap: after noise and a few steps towards the true label (None: not run).
         perturb_epsilon: L∞ radius of the perturbation (pixel scale ``[0, 1]``).
         weight_distance: relative L2 distance of the weights to the original's (None without it).
+        ablated_attack_auc: the attacks' largest AUC with the most forget-specific output-layer input units
+            switched off (None: not run, or the model has no final linear layer).
+        ablation_worst: the ablation that produced it.
     """
 
     relearn_forget_accuracy_gap: float | None
@@ -52,6 +59,8 @@ class ProbeFigures(FrozenModel):
     perturbed_forget_accuracy_gap: float | None
     perturb_epsilon: float
     weight_distance: float | None = None
+    ablated_attack_auc: float | None = None
+    ablation_worst: str | None = None
 
 
 def relearning_gap(
@@ -147,6 +156,7 @@ def run_probes(
     epsilon: float = 2.0 / 255,
     relearn: bool = True,
     perturb: bool = True,
+    ablate: bool = True,
     max_holdout: int = 1000,
 ) -> ProbeFigures:
     """The chosen probes on ``model`` (the original, when given, is only used for the weight distance).
@@ -171,10 +181,13 @@ def run_probes(
         perturbed = perturbation_gap(
             model, forget=forget, holdout=holdout, epsilon=epsilon, seed=seed, device=device
         )
+    ablated = ablation_probe(model, forget=forget, holdout=holdout, device=device) if ablate else None
     return ProbeFigures(
         relearn_forget_accuracy_gap=relearned,
         relearn_steps=relearn_steps,
         perturbed_forget_accuracy_gap=perturbed,
         perturb_epsilon=epsilon,
         weight_distance=None if original is None else weight_distance(model, original),
+        ablated_attack_auc=None if ablated is None else ablated.attack_auc,
+        ablation_worst=None if ablated is None else ablated.worst,
     )

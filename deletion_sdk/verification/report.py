@@ -121,6 +121,8 @@ class KeyFigures(FrozenModel):
             (:mod:`deletion_sdk.verification.probes`; None when the probes did not run).
         perturbed_forget_accuracy_gap: the forget-accuracy gap under a small perturbation towards the
             true labels.
+        ablated_attack_auc: the loss and margin attacks' largest AUC with the most forget-specific
+            output-layer input units switched off (:mod:`deletion_sdk.verification.ablation`).
         weight_distance_to_original: relative L2 distance of the weights to the original's.
         confidence_auc: confidence-attack AUC on the unlearned model.
         tpr_at_fpr: loss-attack {FPR: TPR} on the unlearned model.
@@ -149,6 +151,7 @@ class KeyFigures(FrozenModel):
     forget_accuracy_gap: float | None = None
     relearn_forget_accuracy_gap: float | None = None
     perturbed_forget_accuracy_gap: float | None = None
+    ablated_attack_auc: float | None = None
     weight_distance_to_original: float | None = None
     confidence_auc: float
     tpr_at_fpr: dict[float, float]
@@ -353,7 +356,7 @@ def verify_population(
         age_bins: age groups for the MAE (default :class:`AgeBins`).
         batch_size: rows per forward pass.
         probes: also run the probes (:func:`run_probes`) on the model (not on the original): True for
-            all, or the names of those wanted (``"relearn"``, ``"perturb"``).
+            all, or the names of those wanted (``"relearn"``, ``"perturb"``, ``"ablate"``).
 
     Returns:
         :class:`VerificationReport` at tier ``population``. It holds evidence only; the policy decides.
@@ -391,7 +394,7 @@ def verify_population(
     figures = _figures(evidence, utility)
     original_figures = None if original is None else _original_figures(evidence, utilities)
     if probes:
-        wanted: tuple[str, ...] = ("relearn", "perturb") if probes is True else tuple(probes or ())
+        wanted: tuple[str, ...] = ("relearn", "perturb", "ablate") if probes is True else tuple(probes or ())
         common: dict[str, Any] = {
             "forget": forget,
             "holdout": holdout,
@@ -400,6 +403,7 @@ def verify_population(
             "device": device or "auto",
             "relearn": "relearn" in wanted,
             "perturb": "perturb" in wanted,
+            "ablate": "ablate" in wanted,
         }
         figures = _with_probes(figures, run_probes(model, original=original, **common))
         # The original is not probed: its attacks already show the power, and a figure it lacks is
@@ -433,6 +437,7 @@ def _with_probes(figures: KeyFigures, probed: ProbeFigures) -> KeyFigures:
         update={
             "relearn_forget_accuracy_gap": probed.relearn_forget_accuracy_gap,
             "perturbed_forget_accuracy_gap": probed.perturbed_forget_accuracy_gap,
+            "ablated_attack_auc": probed.ablated_attack_auc,
             "weight_distance_to_original": probed.weight_distance,
         }
     )

@@ -83,25 +83,7 @@ def _judge(d: Deployment, method: str) -> tuple[VerificationReport, dict[str, De
     return report, decisions
 
 
-# Not caught yet: over five seeds of this deployment (BENCHMARKS.md, "Adversarial matrix") gdpr-art17 and
-# ccpa certified it in 3 runs. Its hidden units hand the forget set plausible outputs through a step that
-# passes no gradient; none of the probes tried separates it from honest methods yet. It stays in the suite,
-# marked, so the gap is visible in every test run.
-NOT_CAUGHT_YET = {"detector_calibrated_cheat"}
-
-
-@pytest.mark.parametrize(
-    "cheat",
-    [
-        pytest.param(
-            c.name,
-            marks=pytest.mark.xfail(reason="certified in some seeds (BENCHMARKS.md)", strict=False),
-        )
-        if c.name in NOT_CAUGHT_YET
-        else c.name
-        for c in CHEATS
-    ],
-)
+@pytest.mark.parametrize("cheat", [c.name for c in CHEATS])
 def test_no_shipped_policy_certifies_a_cheat(deployment: Deployment, cheat: str) -> None:
     with registered(*CHEATS):
         report, decisions = _judge(deployment, cheat)
