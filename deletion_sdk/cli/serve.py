@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from typing import Any
 
 import typer
 from pydantic import ValidationError
@@ -33,6 +35,13 @@ def register(app: typer.Typer) -> None:
             True, "--webhooks/--no-webhooks", help="Deliver webhooks from this process."
         ),
         access_log: bool = typer.Option(False, "--access-log", help="Log one line per request (no bodies)."),
+        workers: int = typer.Option(
+            1,
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes (each with its own pools and webhook worker).",
+        ),
     ) -> None:
         """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) until interrupted.
 
@@ -63,14 +72,27 @@ def register(app: typer.Typer) -> None:
             first = e.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise InputError(f"The '{where}' option {first['msg']}.") from e
-        with open_sdk(ctx) as sdk:
-            application = create_app(sdk, config=config)
-            sys.stderr.write(f"serving on http://{host}:{port} (OpenAPI at /openapi.json); Ctrl-C stops\n")
+        sys.stderr.write(f"serving on http://{host}:{port} (OpenAPI at /openapi.json); Ctrl-C stops\n")
+        options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "log_level": "warning",
+            "access_log": access_log,
+            "server_header": False,
+        }
+        if workers > 1:
+            # Each worker process builds its own app: hand it the deployment and the limits through the
+            # environment (the factory reads them the way the CLI does).
+            from deletion_sdk.service.app import CONFIG_ENV
+
+            if st.home is not None:
+                os.environ["DELETION_SDK_HOME"] = str(st.home)
+            if st.database_url is not None:
+                os.environ["DELETION_SDK_DATABASE_URL"] = st.database_url
+            os.environ[CONFIG_ENV] = config.model_dump_json()
             uvicorn.run(
-                application,
-                host=host,
-                port=port,
-                log_level="warning",
-                access_log=access_log,
-                server_header=False,
+                "deletion_sdk.service.app:app_from_environment", factory=True, workers=workers, **options
             )
+            return
+        with open_sdk(ctx) as sdk:
+            uvicorn.run(create_app(sdk, config=config), **options)

@@ -11,6 +11,7 @@ could quote input).
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deletion_sdk import __version__
 from deletion_sdk.errors import (
@@ -37,7 +39,7 @@ from deletion_sdk.service.delivery import WebhookDeliverer
 from deletion_sdk.service.limits import BodySizeLimit, RateLimiter
 from deletion_sdk.service.schemas import Health, Readiness
 
-__all__ = ["create_app"]
+__all__ = ["CONFIG_ENV", "app_from_environment", "create_app"]
 
 _DESCRIPTION = """Record right-to-erasure requests and follow them to a signed certificate.
 
@@ -89,6 +91,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             _log().error("service.error", error_type=type(error).__name__, path=request.url.path)
         return _error(status, type(error).__name__, _first_line(error))
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        kinds = {404: "NotFound", 405: "MethodNotAllowed"}
+        return _error(
+            error.status_code,
+            kinds.get(error.status_code, "BadRequest"),
+            str(error.detail),
+            dict(error.headers) if error.headers else None,
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         # Name the field and the rule, never echo the value (it may be the raw identifier).
@@ -105,7 +117,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(
-    sdk: DeletionSDK, *, config: ServiceConfig | None = None, deliverer: WebhookDeliverer | None = None
+    sdk: DeletionSDK,
+    *,
+    config: ServiceConfig | None = None,
+    deliverer: WebhookDeliverer | None = None,
+    close_sdk: bool = False,
 ) -> FastAPI:
     """The HTTP API over ``sdk``'s deployment.
 
@@ -114,6 +130,7 @@ def create_app(
         config: limits and webhook settings (default :class:`ServiceConfig`).
         deliverer: the webhook worker to run while the app is up (default: one built from ``config`` when
             ``config.deliver_webhooks``).
+        close_sdk: close ``sdk`` when the app shuts down (the app owns it).
 
     Returns:
         The ASGI application; its OpenAPI document is at ``/openapi.json``.
@@ -140,6 +157,8 @@ def create_app(
         finally:
             if worker is not None:
                 worker.stop()
+            if close_sdk:
+                sdk.close()
 
     app = FastAPI(
         title="deletion-sdk intake service",
@@ -184,3 +203,13 @@ def create_app(
     # Outermost: refuse oversized bodies before any route reads them.
     app.add_middleware(BodySizeLimit, max_bytes=cfg.max_body_bytes)
     return app
+
+
+CONFIG_ENV = "DELETION_SDK_SERVICE_CONFIG"
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory behind ``serve --workers N``: each worker process opens the deployment named by
+    ``DELETION_SDK_*`` and reads its :class:`ServiceConfig` (JSON) from ``DELETION_SDK_SERVICE_CONFIG``."""
+    config = ServiceConfig.model_validate_json(os.environ.get(CONFIG_ENV) or "{}")
+    return create_app(DeletionSDK.open(), config=config, close_sdk=True)

@@ -60,27 +60,35 @@ class BodySizeLimit:
                 await self._refuse(send, 413, f"the request body is larger than {self.max_bytes} bytes")
                 return
         seen = 0
-        started = False
+        too_large = False
+        refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message: Message = await receive()
             if message.get("type") == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message.get("type") == "http.response.start":
-                started = True
+        async def guarded_send(message: Message) -> None:
+            # The framework may turn the receive error into an answer of its own (e.g. 400 "error parsing
+            # the body"): once the body went over the cap, the client gets the 413 instead.
+            nonlocal refused
+            if too_large:
+                if not refused:
+                    refused = True
+                    await self._refuse(send, 413, f"the request body is larger than {self.max_bytes} bytes")
+                return
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, guarded_send)
         except _BodyTooLarge:
-            if not started:
+            if not refused:
+                refused = True
                 await self._refuse(send, 413, f"the request body is larger than {self.max_bytes} bytes")
 
 
