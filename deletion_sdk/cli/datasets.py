@@ -1,4 +1,4 @@
-"""``deletion-sdk datasets register|ingest|show|list|synth``."""
+"""``deletion-sdk datasets register|ingest|rotate-master-key|show|list|synth``."""
 
 from __future__ import annotations
 
@@ -70,6 +70,42 @@ def register(app: typer.Typer) -> None:
             )
             if result.source_deleted:
                 print("plaintext originals deleted")
+
+        emit(result, as_json=as_json, human=human)
+
+    @group.command("rotate-master-key")
+    def rotate_master_key_(
+        ctx: typer.Context,
+        new_key_file: Path | None = typer.Option(
+            None,
+            "--new-key-file",
+            help="File holding the new master key as hex (needed when DELETION_SDK_MASTER_KEY is set).",
+        ),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Rewrap every data key under a new master key and retire the old one, so that ledger backups
+        made before an erasure cannot unwrap the erased people's keys."""
+        from deletion_sdk.erasure.crypto_rotate import rotate_master_key
+        from deletion_sdk.errors import ConfigurationError
+
+        new: str | None = None
+        if new_key_file is not None:
+            try:
+                new = new_key_file.read_text(encoding="ascii").strip()
+            except (OSError, UnicodeDecodeError) as e:
+                raise ConfigurationError(f"cannot read the new master key from {new_key_file}: {e}") from e
+        with open_sdk(ctx) as sdk:
+            key = sdk.settings.master_key
+            result = rotate_master_key(
+                sdk.ledger, sdk.layout, current=None if key is None else key.get_secret_value(), new=new
+            )
+
+        def human() -> None:
+            where = result.key_file or "DELETION_SDK_MASTER_KEY: store the new key there now"
+            print(
+                f"rewrapped {result.n_keys} data keys: master key {result.from_fingerprint} -> "
+                f"{result.to_fingerprint} ({where})"
+            )
 
         emit(result, as_json=as_json, human=human)
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -41,7 +42,14 @@ from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import crypto as ledger_crypto
 from deletion_sdk.ledger.db import Ledger
 
-__all__ = ["ENCRYPTED_STORE", "EncryptedStore", "load_master_key", "sealed_path", "vault_name"]
+__all__ = [
+    "ENCRYPTED_STORE",
+    "EncryptedStore",
+    "load_master_key",
+    "next_master_key_path",
+    "sealed_path",
+    "vault_name",
+]
 
 ENCRYPTED_STORE = "encrypted"
 _VAULT_DOMAIN = b"deletion-sdk/vault/v1\x00"
@@ -61,27 +69,36 @@ def sealed_path(vault: Path, file_name: str) -> Path:
     return vault / file_name[:2] / f"{file_name}.sealed"
 
 
+def next_master_key_path(layout: HomeLayout) -> Path:
+    """Where a rotation writes the new master key before the ledger is rewrapped."""
+    return layout.master_key.with_name(layout.master_key.name + ".next")
+
+
 def load_master_key(ledger: Ledger, layout: HomeLayout, *, given: str | None = None) -> MasterKey:
     """The master key: ``given`` (hex, from settings) or ``HOME/keys/master.key``.
+
+    A key-file rotation interrupted after the ledger was rewrapped (the new key still in
+    ``master.key.next``) is finished here.
 
     Raises:
         ConfigurationError: no master key, or one that is not the key the stored data keys are wrapped under.
     """
+    with ledger.session(write=False) as session:
+        wrapped = ledger_crypto.master_key_ids(session)
     if given is not None:
         master = MasterKey.from_hex(given)
     else:
-        path = layout.master_key
+        path, pending = layout.master_key, next_master_key_path(layout)
+        if pending.exists() and wrapped and set(wrapped) == {MasterKey.load(pending).fingerprint}:
+            os.replace(pending, path)  # the rewrapped ledger names the new key: finish the rotation
         if not path.exists():
-            with ledger.session(write=False) as session:
-                wrapped = ledger_crypto.master_key_ids(session)
             held = ", ".join(f"{n} under master key {k}" for k, n in sorted(wrapped.items()))
             raise ConfigurationError(
                 f"no master key at {path} (and DELETION_SDK_MASTER_KEY is not set)"
                 + (f"; the ledger holds data keys wrapped {held}: restore that key" if held else "")
             )
         master = MasterKey.load(path)
-    with ledger.session(write=False) as session:
-        others = sorted(k for k in ledger_crypto.master_key_ids(session) if k != master.fingerprint)
+    others = sorted(k for k in wrapped if k != master.fingerprint)
     if others:
         raise ConfigurationError(
             f"the master key (fingerprint {master.fingerprint}) is not the one the ledger's data keys are "

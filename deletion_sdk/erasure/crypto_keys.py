@@ -135,17 +135,25 @@ class MasterKey:
             ConfigurationError: a file exists there already.
         """
         key = cls.generate()
+        key.write(path)
+        _log().info("master_key.created", path=str(path), fingerprint=key.fingerprint)
+        return key
+
+    def write(self, path: Path) -> None:
+        """Write this key as hex to a new file ``path`` (mode 0600, fsync'ed), never overwriting one.
+
+        Raises:
+            ConfigurationError: a file exists there already.
+        """
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError as e:
             raise ConfigurationError(f"a master key already exists at {path}; not overwritten") from e
         with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(key._key.hex() + "\n")
+            fh.write(self._key.hex() + "\n")
             fh.flush()
             os.fsync(fh.fileno())
-        _log().info("master_key.created", path=str(path), fingerprint=key.fingerprint)
-        return key
 
 
 def new_data_key() -> bytes:

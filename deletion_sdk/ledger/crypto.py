@@ -9,7 +9,7 @@ page (:func:`scrub_sqlite` then truncates the write-ahead log that still holds t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
@@ -38,6 +38,7 @@ __all__ = [
     "ingested_dataset",
     "master_key_ids",
     "record_ingest",
+    "rewrap_data_keys",
     "scrub_sqlite",
     "sealed_examples",
     "shredded_keys",
@@ -178,6 +179,41 @@ def destroy_data_keys(
         out.append(DestroyedKey(ref, key.key_digest, stamp, False))
     session.flush()
     return out
+
+
+def rewrap_data_keys(
+    session: Session,
+    rewrap: Callable[[WrappedKey], bytes],
+    *,
+    from_master_id: str,
+    to_master_id: str,
+    actor: str,
+    now: datetime | None = None,
+) -> int:
+    """Replace every stored wrapped key by ``rewrap(key)``, wrapped under master key ``to_master_id``.
+
+    A key keeps its ``key_digest`` (the name it got when it was created), so audit events and sealed copies
+    still name it. Returns how many keys were rewrapped.
+    """
+    rows = session.exec(select(SubjectDataKeyRow)).all()
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sa.text("PRAGMA secure_delete = ON"))  # the old wrappings are overwritten, not freed
+    for row in rows:
+        key = WrappedKey(row.subject_ref, bytes(row.wrapped_key), row.key_digest, row.master_key_id)
+        row.wrapped_key, row.master_key_id = rewrap(key), to_master_id
+    emit(
+        session,
+        "crypto.master_key_rotated",
+        {
+            "from_master_key_id": from_master_id,
+            "to_master_key_id": to_master_id,
+            "n_keys": len(rows),
+            "rotated_at": (now or utcnow()).isoformat(),
+        },
+        actor=actor,
+    )
+    session.flush()
+    return len(rows)
 
 
 def scrub_sqlite(ledger: Ledger) -> None:

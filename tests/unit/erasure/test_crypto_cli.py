@@ -75,3 +75,22 @@ def test_a_missing_or_wrong_master_key_exits_2_with_one_line(
     code, out, err = run(capsys, home, "datasets", "ingest", "b", "--json")
     assert code == 0, err
     assert json.loads(out)["n_keys_created"] == 0  # the same people: their keys exist already
+
+
+def test_rotate_master_key_replaces_the_key_file_and_keeps_the_data_readable(
+    capsys: pytest.CaptureFixture[str], home: Path, manifest: Path, tmp_path: Path
+) -> None:
+    assert run(capsys, home, "datasets", "register", "--name", "faces", "--manifest", str(manifest))[0] == 0
+    assert run(capsys, home, "datasets", "ingest", "faces")[0] == 0
+    before = MasterKey.load(home / "keys" / "master.key").fingerprint
+    code, out, err = run(capsys, home, "datasets", "rotate-master-key", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["from_fingerprint"] == before and doc["n_keys"] == 3
+    assert MasterKey.load(home / "keys" / "master.key").fingerprint == doc["to_fingerprint"] != before
+
+    bad = tmp_path / "bad.key"
+    bad.write_text("not a key\n")
+    code, out, err = run(capsys, home, "datasets", "rotate-master-key", "--new-key-file", str(bad))
+    assert code == 2 and out == "" and err.startswith("error: The master key must be 64 hex digits")
+    assert MasterKey.load(home / "keys" / "master.key").fingerprint == doc["to_fingerprint"]
