@@ -9,6 +9,7 @@ Callers catch the branch they care about; the CLI maps branches to exit codes
     │   ├── UnknownPolicyError      no policy with that id
     │   ├── PolicyError             a policy file is malformed (names the field and line)
     │   ├── ManifestError           a dataset manifest or import file is malformed
+    │   ├── CertificateFormatError  a certificate file is unreadable, not JSON, or nested too deeply
     │   ├── ContainsErasedDataError a model version holding erased people's data asked to be deployed
     │   └── RegistryError           unknown or duplicate plugin name (lists what is registered)
     ├── NotFoundError (LookupError) a request, dataset, model, job or entry does not exist
@@ -36,6 +37,7 @@ __all__ = [
     "AuditLogError",
     "AuthenticationError",
     "BudgetExceeded",
+    "CertificateFormatError",
     "ConfigurationError",
     "ConflictError",
     "ContainsErasedDataError",
@@ -85,6 +87,10 @@ class ManifestError(InputError):
 
 class ContainsErasedDataError(InputError):
     """A model version that holds erased people's data was asked to be deployed (or is retired)."""
+
+
+class CertificateFormatError(InputError):
+    """A certificate file is unreadable, not UTF-8 JSON, or nested too deeply (nothing to verify)."""
 
 
 class RegistryError(InputError):

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from deletion_sdk.attest.certificate import PREDICATE_TYPE, CertificatePredicate
+from deletion_sdk.attest.document import read_certificate_file
 from deletion_sdk.attest.dsse import (
     INTOTO_PAYLOAD_TYPE,
     Envelope,
@@ -68,11 +69,7 @@ def _load(data: bytes | str | Path | Envelope) -> bytes | str | Envelope:
         return data
     if isinstance(data, str) and data.lstrip().startswith("{"):
         return data
-    path = Path(data)
-    try:
-        return path.read_bytes()
-    except OSError as e:
-        raise SignatureError(f"cannot read the certificate {path}: {e.strerror or e}") from e
+    return read_certificate_file(data)  # unreadable, not JSON, too deep: bad input, not a failed check
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

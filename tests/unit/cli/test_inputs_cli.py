@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,3 +80,37 @@ def test_import_lands_good_rows_past_a_bad_one(
     report = json.loads(out)
     assert code == 1 and "Traceback" not in err
     assert report["created"] == 1 and [e["line"] for e in report["errors"]] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"[" * 100_000 + b"]" * 100_000,  # deeper than the JSON decoder's recursion limit
+        b'{"payload": "' + base64.b64encode(b"[" * 5000 + b"]" * 5000) + b'"}',
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+    ],
+    ids=["deep", "deep-payload", "not-json", "not-utf8", "not-object"],
+)
+def test_a_malformed_certificate_is_bad_input(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path, content: bytes
+) -> None:
+    """Found 8: a deeply nested or non-JSON certificate is one error line and exit 2 (not 1, no trace)."""
+    run(capsys, home, "keys", "generate")
+    pub = next(home.rglob("signing.pub"))
+    cert = tmp_path / "x.intoto.json"
+    cert.write_bytes(content)
+    for args in (["verify", str(cert), "--key", str(pub)], ["show", str(cert)]):
+        code, out, err = run(capsys, home, "certificate", *args)
+        assert code == 2 and out == "" and err.startswith("error: ") and len(err.splitlines()) == 1
+
+
+def test_a_deeply_nested_policy_is_bad_input(
+    capsys: pytest.CaptureFixture[str], home: Path, tmp_path: Path
+) -> None:
+    """Found 8: a policy nested deeper than the YAML composer can recurse is one error line, exit 2."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
+    code, out, err = run(capsys, home, "policies", "check", str(path))
+    assert (code, out) == (2, "") and err == f"error: {path}:1: nested deeper than 16 levels\n"

@@ -34,7 +34,7 @@ from deletion_sdk.attest import (
     write_certificate,
 )
 from deletion_sdk.audit import AuditLog
-from deletion_sdk.errors import AuditLogError, ConfigurationError, SignatureError
+from deletion_sdk.errors import AuditLogError, CertificateFormatError, ConfigurationError, SignatureError
 from deletion_sdk.jobs.certify import (
     CERTIFICATE_EVENT,
     CertificateVerification,
@@ -151,7 +151,7 @@ def test_each_check_fails_closed(ledger: Ledger, signer: Ed25519Signer, tmp_path
         verify_certificate_file(path, public_key=tmp_path / "other" / "signing.pub")
     with pytest.raises(ConfigurationError):
         verify_certificate_file(path, public_key=tmp_path / "missing.pub")
-    with pytest.raises(SignatureError, match="cannot read"):
+    with pytest.raises(CertificateFormatError, match="cannot read"):  # bad input, not a failed check
         verify_certificate_file(tmp_path / "missing.intoto.json", public_key=signer.public_key)
 
     # a broken inclusion proof, signed again so that only the audit check can catch it
