@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import structlog
+from sqlmodel import select
 
 from deletion_sdk import DeletionSDK
 from deletion_sdk.cli.app import main
@@ -25,12 +26,13 @@ from deletion_sdk.erasure.crypto import ENCRYPTED_STORE, sealed_path, vault_name
 from deletion_sdk.erasure.crypto_ingest import load_ingested
 from deletion_sdk.erasure.crypto_keys import MasterKey, open_example, unwrap_data_key
 from deletion_sdk.erasure.evidence import record_erased
-from deletion_sdk.erasure.job import subject_examples
+from deletion_sdk.erasure.records import StoredExample
 from deletion_sdk.erasure.store import StoreContext, create_store
 from deletion_sdk.errors import DeletionSDKError, ShreddedDataError
 from deletion_sdk.ledger import crypto as ledger_crypto
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import Dataset
+from deletion_sdk.ledger.lineage import dataset_examples
 from deletion_sdk.ledger.lineage.tombstones import tombstone_examples
 
 
@@ -70,9 +72,19 @@ def test_a_shredded_person_is_unreadable_in_the_vault_and_in_backups_while_every
         master = MasterKey.load(sdk.layout.master_key)
         # The batch job's erase step, as it runs it: the dataset's store by name, erase, verify, record.
         with sdk.ledger.session(write=False) as session:
-            (dataset_id, examples), *_ = subject_examples(session, [ref]).items()
-            dataset = session.get(Dataset, dataset_id)
-            assert dataset is not None and dataset.store == ENCRYPTED_STORE and dataset.root_dir
+            dataset = session.exec(select(Dataset).where(Dataset.name == "faces")).one()
+            assert dataset.id is not None and dataset.store == ENCRYPTED_STORE and dataset.root_dir
+            dataset_id = dataset.id
+            examples = [
+                StoredExample(
+                    example_id=r.example_id,
+                    subject_ref=r.subject_ref,
+                    content_digest=r.content_digest,
+                    path=r.path,
+                )
+                for r in dataset_examples(session, dataset=dataset_id)
+                if r.subject_ref == ref
+            ]
         store = create_store(
             dataset.store, StoreContext(root_dir=Path(dataset.root_dir), home=home, ledger=sdk.ledger)
         )
