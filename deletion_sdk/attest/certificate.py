@@ -16,7 +16,17 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from deletion_sdk._fs import atomic_write
 from deletion_sdk.attest.dsse import INTOTO_PAYLOAD_TYPE, Envelope, sign_envelope
@@ -32,8 +42,10 @@ __all__ = [
     "AuditRecord",
     "CertificatePredicate",
     "DecisionRecord",
+    "ErasedArtifactRecord",
     "ForgetSetRef",
     "ModelRef",
+    "ObligationRecord",
     "PolicyRef",
     "RequestRecord",
     "UnlearnerRecord",
@@ -179,8 +191,39 @@ class AuditRecord(BaseModel):
     event: dict[str, JsonValue] | None = None
 
 
+class ErasedArtifactRecord(BaseModel):
+    """One artifact that held the forgotten people's data and was erased (kind, SHA-256, when)."""
+
+    model_config = _FROZEN
+
+    kind: str = Field(min_length=1, max_length=32)
+    digest: Sha256Hex
+    erased_at: AwareDatetime
+    detail: str | None = Field(default=None, max_length=200)
+
+
+class ObligationRecord(BaseModel):
+    """Something the erasure still owes, in plain words, and by when (a grace period's end)."""
+
+    model_config = _FROZEN
+
+    kind: str = Field(min_length=1, max_length=32)
+    description: str = Field(min_length=1, max_length=300)
+    due_at: AwareDatetime | None = None
+    digest: Sha256Hex | None = None
+
+
+# Fields added after v0.1: left out of the serialised predicate when unset, so a certificate issued before
+# they existed re-serialises to the bytes (and predicate digest) it was signed and logged with.
+_OPTIONAL_SINCE_V02 = ("erased_artifacts", "remaining_obligations")
+
+
 class CertificatePredicate(BaseModel):
-    """The predicate of an unlearning certificate (type :data:`PREDICATE_TYPE`)."""
+    """The predicate of an unlearning certificate (type :data:`PREDICATE_TYPE`).
+
+    ``erased_artifacts`` lists every artifact the job erased (source files, retired weights, shadow banks,
+    caches); ``remaining_obligations`` what is still owed and by when (a grace period's end).
+    """
 
     model_config = _FROZEN
 
@@ -199,6 +242,16 @@ class CertificatePredicate(BaseModel):
     issued_at: AwareDatetime
     sdk_version: str = Field(min_length=1)
     signer_key_id: Sha256Hex
+    erased_artifacts: tuple[ErasedArtifactRecord, ...] | None = None
+    remaining_obligations: tuple[ObligationRecord, ...] | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_optional(self, handler: SerializerFunctionWrapHandler) -> dict[str, JsonValue]:
+        data: dict[str, JsonValue] = handler(self)
+        for key in _OPTIONAL_SINCE_V02:
+            if key in data and data[key] is None:
+                del data[key]
+        return data
 
 
 def build_statement(predicate: CertificatePredicate, *, subject_name: str | None = None) -> Statement:

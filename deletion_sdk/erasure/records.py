@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["ArtifactKind", "ErasedArtifact", "StoredExample"]
+__all__ = ["ArtifactKind", "ErasedArtifact", "Obligation", "StoredExample"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -90,3 +90,22 @@ class StoredExample(BaseModel):
     subject_ref: str = Field(min_length=64, max_length=64)
     content_digest: str = Field(min_length=64, max_length=64)
     path: str | None = None
+
+
+class Obligation(BaseModel):
+    """Something an erasure still owes, in plain words, and by when.
+
+    Attributes:
+        kind: ``retired_weights`` (kept for the policy's grace period) or ``source_files`` (kept while another
+            deployed model still needs them to forget the people).
+        description: plain words for a privacy officer; never an identifier or a path.
+        due_at: when it must be done (None: when the blocking model is unlearned).
+        digest: the artifact's SHA-256 when there is one (retired weights).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str
+    description: str = Field(min_length=1, max_length=300)
+    due_at: datetime | None = None
+    digest: str | None = None

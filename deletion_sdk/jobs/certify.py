@@ -45,6 +45,7 @@ from deletion_sdk.attest import (
     write_certificate,
 )
 from deletion_sdk.attest import RequestRecord as CertRequest
+from deletion_sdk.attest.certificate import ErasedArtifactRecord, ObligationRecord
 from deletion_sdk.attest.keys import Signer, Verifier, load_verifier
 from deletion_sdk.attest.verify import (
     CERTIFICATE_EVENT,
@@ -55,6 +56,7 @@ from deletion_sdk.attest.verify import (
 )
 from deletion_sdk.audit import AuditLog
 from deletion_sdk.audit.verify import CertificateAuditEvidence, verify_certificate_audit
+from deletion_sdk.erasure.records import ErasedArtifact, Obligation
 from deletion_sdk.errors import JobError
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.job_state import Attempt
@@ -119,6 +121,8 @@ def issue_certificate(
     report_sha256: str,
     directory: Path,
     qualification_report_digest: str | None = None,
+    erased: Sequence[ErasedArtifact] = (),
+    obligations: Sequence[Obligation] = (),
 ) -> IssuedCertificate:
     """Append the certificate's audit entry, sign a checkpoint and the certificate (in ``session``)."""
     issued_at = utcnow()
@@ -174,6 +178,14 @@ def issue_certificate(
         "issued_at": issued_at,
         "sdk_version": deletion_sdk.__version__,
         "signer_key_id": signer.key_id,
+        "erased_artifacts": tuple(
+            ErasedArtifactRecord(kind=a.kind.value, digest=a.digest, erased_at=a.erased_at, detail=a.detail)
+            for a in erased
+        ),
+        "remaining_obligations": tuple(
+            ObligationRecord(kind=o.kind, description=o.description, due_at=o.due_at, digest=o.digest)
+            for o in obligations
+        ),
     }
     placeholder = AuditRecord(
         tree_size=1, root_hash="0" * 64, entry_index=0, leaf_hash="0" * 64, checkpoint="pending"

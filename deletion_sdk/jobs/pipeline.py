@@ -21,6 +21,8 @@ Steps (:class:`~deletion_sdk.ledger.job_state.Step`) and the requests' statuses:
     verify    unlearning -> verifying; evidence at the policy's tier
     decide    policy evaluation; fail -> candidate rejected, next method (finally retrain), or job failed
     promote   candidate -> deployed, previous -> superseded
+    erase     the people's source files, old versions' weights, shadow banks and caches deleted
+              (deletion_sdk.erasure.job); one audit event per erased artifact
     certify   audit entry, signed checkpoint, inclusion proof, DSSE-signed in-toto certificate
     complete  certificate file written; verifying -> completed; job completed
 """
@@ -41,7 +43,17 @@ from deletion_sdk.attest.keys import Signer
 from deletion_sdk.audit import AuditLog
 from deletion_sdk.context import Context
 from deletion_sdk.data import AgeBins
-from deletion_sdk.errors import BudgetExceeded, ConflictError, InputError, IntegrityError, JobError
+from deletion_sdk.erasure.evidence import erased_artifacts
+from deletion_sdk.erasure.job import ErasureRun, erase_due_retired_weights
+from deletion_sdk.erasure.status import job_obligations
+from deletion_sdk.errors import (
+    BudgetExceeded,
+    ConflictError,
+    ErasureError,
+    InputError,
+    IntegrityError,
+    JobError,
+)
 from deletion_sdk.jobs._shared import (
     attempt_seed,
     decide,
@@ -60,7 +72,7 @@ from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger import requests as reqs
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import emit
-from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState, Step
+from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, ErasureProgress, JobState, Step
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
@@ -147,6 +159,7 @@ class BatchRunner:
             Step.VERIFY: self._step_verify,
             Step.DECIDE: self._step_decide,
             Step.PROMOTE: self._step_promote,
+            Step.ERASE: self._step_erase,
             Step.CERTIFY: self._step_certify,
             Step.COMPLETE: self._step_complete,
         }
@@ -235,6 +248,7 @@ class BatchRunner:
         """Claim (or resume) this model's job and run it to the end."""
         if policy is not None:  # unknown policy or unlisted method: InputError before anything is claimed
             _check_override(unlearner, self.context.policies.get(policy))
+        erase_due_retired_weights(self.ledger, self.context.layout, progress=self.progress)
         job, resumed, busy = self._acquire(
             model=model, policy_id=policy, max_requests=max_requests, unlearner=unlearner
         )
@@ -262,9 +276,17 @@ class BatchRunner:
                 job = self._steps[step](job)
             except IntegrityError as e:
                 job = self._fail(job, f"integrity check failed at {step}: {e}")
+            except ErasureError as e:
+                job = self._fail(job, f"erasure failed: {e}")
             except Exception as e:  # never leave the job stuck: see jobs.failure
                 job = stop_job_on_error(
-                    self.ledger, job, e, step=step, worker=self.worker, progress=self.progress
+                    self.ledger,
+                    job,
+                    e,
+                    step=step,
+                    worker=self.worker,
+                    progress=self.progress,
+                    seal=lambda session: self.audit.seal(session=session, strict=False),
                 )
                 break
             _fault_point(f"{step}:after")
@@ -312,7 +334,9 @@ class BatchRunner:
             )
             self._move(session, job, open_ids, _S.FAILED, reason)
             emit(session, "job.failed", {"job_id": job.job_id, "reason": reason}, actor=f"job:{job.job_id}")
-            return self._update(job, session, step=Step.DONE, status="failed", error=reason)
+            done = self._update(job, session, step=Step.DONE, status="failed", error=reason)
+            self.audit.seal(session=session, strict=False)  # a failed job ends with a signed checkpoint too
+            return done
 
     def _artifacts(self, job: _Job) -> JobArtifacts:
         return self.context.layout.job(job.job_id)
@@ -543,7 +567,9 @@ class BatchRunner:
                 return self._update(job, session, state=state, attempt=job.attempt + 1, step=Step.UNLEARN)
             self._move(session, job, active, _S.FAILED, f"{reason}; no allowed method left")
             emit(session, "job.failed", {"job_id": job.job_id, "reason": reason}, actor=f"job:{job.job_id}")
-            return self._update(job, session, state=state, step=Step.DONE, status="failed", error=reason)
+            done = self._update(job, session, state=state, step=Step.DONE, status="failed", error=reason)
+            self.audit.seal(session=session, strict=False)  # a failed job ends with a signed checkpoint too
+            return done
 
     def _step_verify(self, job: _Job) -> _Job:
         attempt = job.state.current_attempt
@@ -673,7 +699,23 @@ class BatchRunner:
                     )
                 registry.mark_deployed(session, candidate_id)
             self.progress("promoted the unlearned model to deployed")
-            return self._update(job, session, step=Step.CERTIFY)
+            return self._update(job, session, step=Step.ERASE)
+
+    def _step_erase(self, job: _Job) -> _Job:
+        self.progress("erasing their data: source files, old versions' weights, shadow banks, caches")
+        current = [job]
+
+        def save(progress: ErasureProgress) -> None:
+            state = current[0].state.model_copy(update={"erasure": progress})
+            current[0] = self._update(current[0], state=state)
+
+        with self.ledger.session(write=False) as session:
+            refs = tuple(sorted({reqs.get(session, rid).subject_ref for rid in job.state.request_ids}))
+        grace = self._policy(job).erasure.retired_weights_grace_days
+        ErasureRun(self.ledger, self.context.layout, job.job_id, refs, grace, save, _fault_point).run(
+            job.state.erasure
+        )
+        return self._update(current[0], step=Step.CERTIFY)
 
     def _step_certify(self, job: _Job) -> _Job:
         self.progress("signing the certificate")
@@ -704,6 +746,8 @@ class BatchRunner:
                 report_sha256=job.state.verification_sha256,
                 directory=self.context.layout.certificates,
                 qualification_report_digest=attempt.qualification_report_digest,
+                erased=erased_artifacts(session, job_id=job.job_id),
+                obligations=job_obligations(session, job.job_id, job.state.erasure),
             )
             jobq.record_certificate(
                 session,
@@ -730,7 +774,11 @@ class BatchRunner:
                 session, job, job.state.active_request_ids, _S.COMPLETED, "forgotten, verified and certified"
             )
             emit(session, "job.completed", {"job_id": job.job_id}, actor=f"job:{job.job_id}")
-            return self._update(job, session, step=Step.DONE, status="completed")
+            done = self._update(job, session, step=Step.DONE, status="completed")
+            self.audit.seal(
+                session=session
+            )  # a signed checkpoint closes the job: nothing it wrote is unsigned
+            return done
 
 
 def _check_override(unlearner: str | None, policy: Policy) -> None:

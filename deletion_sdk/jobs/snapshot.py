@@ -131,4 +131,8 @@ def _store(
     data_path, digest_path = _cache_paths(rows, cache_dir, image_size)
     raw = st_save({"images": images.contiguous()})
     atomic_write(data_path, raw)
-    atomic_write(digest_path, json.dumps({"sha256": hashlib.sha256(raw).hexdigest()}))
+    # the images' content digests: erasure finds the caches holding an erased person's images by them
+    members = sorted({r.content_digest for r in rows})
+    atomic_write(
+        digest_path, json.dumps({"sha256": hashlib.sha256(raw).hexdigest(), "content_digests": members})
+    )

@@ -7,7 +7,11 @@ step. Field names are those of v0.1's untyped dictionaries: rows written by v0.1
 
 Steps run in this order; ``decide`` may send the job back to ``unlearn`` for the next method::
 
-    resolve -> unlearn -> verify -> decide -> promote -> certify -> complete -> done
+    resolve -> unlearn -> verify -> decide -> promote -> erase -> certify -> complete -> done
+
+``erase`` runs in phases (:class:`ErasurePhase`: sources, models, derived); each finished phase is recorded
+in :attr:`JobState.erasure`, and the derived artifacts to delete are planned (and recorded) before the
+first is deleted, so a job killed mid-erasure finishes it on resume and records every artifact once.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from deletion_sdk.policy import Decision, ExactRetraining, Policy
 
-__all__ = ["Attempt", "AttemptOutcome", "JobState", "Step"]
+__all__ = [
+    "Attempt",
+    "AttemptOutcome",
+    "ErasurePhase",
+    "ErasureProgress",
+    "JobState",
+    "PlannedDeletion",
+    "Step",
+]
 
 
 class Step(StrEnum):
@@ -30,6 +42,7 @@ class Step(StrEnum):
     VERIFY = "verify"
     DECIDE = "decide"
     PROMOTE = "promote"
+    ERASE = "erase"
     CERTIFY = "certify"
     COMPLETE = "complete"
     DONE = "done"
@@ -92,6 +105,33 @@ class Attempt(_Frozen):
     qualification_report_digest: str | None = None
 
 
+class ErasurePhase(StrEnum):
+    """The phases of the ``erase`` step, in order."""
+
+    SOURCES = "sources"  # the people's source files, through their datasets' stores; tombstones
+    MODELS = "models"  # versions holding them retired; weights deleted (or scheduled after a grace period)
+    DERIVED = "derived"  # shadow banks, tensor caches, qualification caches holding them
+
+
+class PlannedDeletion(_Frozen):
+    """A derived artifact to delete: recorded before deletion, so a resumed job still reports it."""
+
+    kind: str
+    digest: str = Field(min_length=64, max_length=64)
+    relpath: str = Field(description="Path under HOME (digest-named; never holds an identifier).")
+    detail: str | None = None
+
+
+class ErasureProgress(_Frozen):
+    """How far the ``erase`` step got."""
+
+    done: tuple[ErasurePhase, ...] = ()
+    planned: tuple[PlannedDeletion, ...] | None = None
+    sources_deferred: str | None = Field(
+        default=None, description="Why the source files were kept (another deployed model still needs them)."
+    )
+
+
 class JobState(_Frozen):
     """Everything a job's steps have recorded so far (empty when just claimed)."""
 
@@ -110,6 +150,7 @@ class JobState(_Frozen):
     verification_sha256: str | None = None
     certificate_envelope: str | None = None
     certificate_path: str | None = None
+    erasure: ErasureProgress = ErasureProgress()
 
     @property
     def current_attempt(self) -> Attempt:

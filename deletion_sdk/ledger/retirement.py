@@ -75,7 +75,7 @@ def _holding(
             for r in by_dataset.get(v.dataset_id or -1, set())
             if r not in suppressed or v.created_at < suppressed[r]
         }
-        if v.parent_id is not None and v.status in (ModelStatus.REJECTED.value, ModelStatus.CANDIDATE.value):
+        if v.parent_id is not None and v.status in (ModelStatus.REJECTED.value, ModelStatus.RETIRED.value):
             refs |= held.get(v.parent_id, set())
         if refs:
             held[v.id] = refs

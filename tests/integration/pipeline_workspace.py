@@ -8,6 +8,7 @@ fresh PostgreSQL database.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,10 +128,20 @@ def build(
 
 
 def copy(template: Workspace, root: Path) -> Workspace:
-    """A private copy of a SQLite workspace (paths inside the ledger point at the template's faces,
-    which are read-only for the tests)."""
+    """A private copy of a SQLite workspace, faces included: a batch job erases the forgotten people's
+    source files and retired weights, so every copy gets its own (the ledger's paths point at the copy)."""
     shutil.copytree(template.home, root / "home")
     shutil.copytree(template.policy_dir, root / "policies")
+    shutil.copytree(template.root / "faces", root / "faces")
+    with sqlite3.connect(root / "home" / "ledger.db") as conn:
+        conn.execute(
+            "UPDATE datasets SET root_dir = ? WHERE root_dir = ?",
+            (str((root / "faces").resolve()), str((template.root / "faces").resolve())),
+        )
+        conn.execute(  # the copy's weights, not the template's: erasure deletes a retired version's file
+            "UPDATE model_versions SET path = replace(path, ?, ?)",
+            (str(template.home.resolve()), str((root / "home").resolve())),
+        )
     return Workspace(
         root=root,
         home=root / "home",

@@ -36,11 +36,12 @@ def test_pipeline_end_to_end(sqlite_template: Workspace, tmp_path: Path, env_for
         for rid in ws.request_ids:
             assert sdk.get_request(request_id=rid).status == "completed"
         assert sdk.get_request(request_id=ws.no_data_request_id).status == "no_data"
-        # a new version, child of the original, is deployed; the original is superseded, its file intact
+        # a new version, child of the original, is deployed; the original held them: retired, weights deleted
         deployed = sdk.deployed_model(name=MODEL)
         assert deployed.model_version_id != original.model_version_id
         assert deployed.parent_id == original.model_version_id
-        assert sdk.get_model(model_version_id=original.model_version_id).status == "superseded"
+        assert sdk.get_model(model_version_id=original.model_version_id).status == "retired"
+        assert not Path(str(original.path)).exists()
         # the certificate verifies, names the new model, and is bound into the audit log
         verified = sdk.verify_certificate(path=result.certificate_path)
         assert verified.statement.subject[0].digest["sha256"] == deployed.weights_digest
@@ -63,9 +64,17 @@ def test_pipeline_end_to_end(sqlite_template: Workspace, tmp_path: Path, env_for
         "certificate.issued",
         "job.completed",
         "subject.suppressed",
+        "model.retired",
+        "artifact.erased",
     ):
         assert expected in types, expected
-    assert report.read_text().count(ws.request_ids[0]) >= 1
+    page = report.read_text()
+    assert page.count(ws.request_ids[0]) >= 1
+    # the privacy officer's page: each request's history, the key's fingerprint, filled-in versions and
+    # parameters, and no path of the operator's machine
+    assert f'data-history="{ws.request_ids[0]}"' in page and verified.key_id in page
+    assert "vn/a" not in page and "=None" not in page and "not recorded in the policy" in page
+    assert str(ws.home) not in page and str(tmp_path) not in page
     # nothing raw anywhere under HOME (ledger, WAL, certificates, reports, job files) nor in logs
     blob = _raw_bytes(ws.home)
     logs = "".join(capfd.readouterr())
@@ -106,8 +115,10 @@ def test_escalation_rejects_the_failing_candidate(
         assert result.attempts[0].outcome == "failed"
         assert result.attempts[0].decision is not None and "qualification" in result.attempts[0].decision
         assert result.method == "retrain"
+        # the no-op candidate failed to show it forgot them: it holds their data, so it is retired too
         rejected = sdk.get_model(model_version_id=int(result.attempts[0].candidate_version_id or 0))
-        assert rejected.status == "rejected"
+        assert rejected.status == "retired"
+        assert not Path(str(rejected.path)).exists()
         assert sdk.deployed_model(name=MODEL).model_version_id == result.attempts[1].candidate_version_id
         verified = sdk.verify_certificate(path=str(result.certificate_path))
     # retrain is certified on its proof (the SDK's own class, no forget example in its training set)
@@ -149,6 +160,8 @@ def test_per_example_tier_runs_lira_against_the_shadow_bank(
     assert figures["lira_excess_flagged_fraction"] is not None
     checks = {c["name"] for c in verified.predicate.decision.checks}
     assert "lira_excess_flagged" in checks
+    # the bank was built for the original, which held the forgotten people: erased with it, and certified so
     bank = ws.home / "shadow" / original.weights_digest
-    assert (bank / "index.json").is_file()
-    assert len(list(bank.glob("member-*.safetensors"))) == 6
+    assert not bank.exists()
+    erased = verified.predicate.erased_artifacts or ()
+    assert ("shadow_bank", original.weights_digest) in {(a.kind, a.digest) for a in erased}
