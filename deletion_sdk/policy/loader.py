@@ -76,7 +76,7 @@ def _check_shape(text: str, source: str) -> None:
     """
     depth = 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        line = event.start_mark.line + 1
+        line = event.start_mark.line + 1 if event.start_mark is not None else 1
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             raise PolicyError(f"{source}:{line}: YAML anchors and aliases are not allowed in a policy")
         if isinstance(event, yaml.CollectionStartEvent):

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from deletion_sdk.errors import ConflictError, IllegalTransitionError, InputError, UnknownPolicyError
 from deletion_sdk.ledger.lineage import ExampleInput
@@ -174,7 +175,7 @@ def test_no_raw_identifier_reaches_the_database_or_the_logs(
             f"{RAW_IDENTIFIERS[5]},ccpa,2024-05-01\n{RAW_IDENTIFIERS[6]},nope,\n{RAW_IDENTIFIERS[6]},ccpa,garbage\n"
         )
         report = sdk.import_requests(path=csv_file)
-        (tmp_path / "img.bin").write_bytes(b"\x00\x01")
+        Image.new("RGB", (2, 2)).save(tmp_path / "img.bin", format="PNG")  # registration decodes it
         manifest = tmp_path / "manifest.csv"
         manifest.write_text(
             "example_id,subject_id,path,age\n"

@@ -36,13 +36,24 @@ def _snapshot(ledger: Ledger) -> dict[str, list[Any]]:
         }
 
 
+def _png(example_id: str) -> bytes:
+    """A real 2x2 PNG whose pixels depend on ``example_id`` (registration decodes every file)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.new("RGB", (2, 2), tuple(hashlib.sha256(example_id.encode()).digest()[:3])).save(out, format="PNG")
+    return out.getvalue()
+
+
 def _write_dataset(root: Path, rows: list[tuple[str, str, str, str, str]], header: str = "") -> Path:
     (root / "img").mkdir(parents=True, exist_ok=True)
     lines = [header or "example_id,subject_id,path,age,split"]
     for example_id, subject, rel, age, split in rows:
         target = root / rel
         if not target.exists() and not rel.startswith("missing"):
-            target.write_bytes(f"pixels of {example_id}".encode())
+            target.write_bytes(_png(example_id))
         lines.append(",".join((example_id, subject, rel, age, split)))
     manifest = root / "manifest.csv"
     manifest.write_text("\n".join(lines) + "\n")
@@ -77,9 +88,7 @@ def test_register_from_manifest_records_digests_refs_and_root(
     assert (record.name, record.n_examples, record.n_subjects) == ("faces", 4, 3)
     assert record.splits == {"holdout": 1, "train": 3}
     assert record.manifest_digest == hashlib.sha256(manifest.read_bytes()).hexdigest()
-    digests = {
-        e: hashlib.sha256(f"pixels of {e}".encode()).hexdigest() for e in ("ex-1", "ex-2", "ex-3", "ex-4")
-    }
+    digests = {e: hashlib.sha256(_png(e)).hexdigest() for e in ("ex-1", "ex-2", "ex-3", "ex-4")}
     expected_root = merkle_root([rfc8785.dumps([e, digests[e]]) for e in sorted(digests)]).hex()
     assert record.examples_root == expected_root
     with ledger.session(write=False) as session:
