@@ -133,3 +133,18 @@ class HomeLayout:
     @property
     def cache(self) -> Path:
         return self.home / "cache"
+
+    def stored_path(self, path: Path | str) -> str:
+        """How the ledger records an artifact path: relative to HOME ('/'-separated) when it lies inside
+        HOME, so the whole HOME can be moved; absolute otherwise (a file registered from elsewhere)."""
+        absolute = Path(path).absolute()
+        try:
+            return absolute.relative_to(self.home.absolute()).as_posix()
+        except ValueError:
+            return str(absolute)
+
+    def artifact(self, stored: str) -> Path:
+        """The file a recorded artifact path names now: a relative path is under the current HOME; an
+        absolute one (written by earlier versions, or a file outside HOME) is used as given."""
+        path = Path(stored)
+        return path if path.is_absolute() else self.home / path

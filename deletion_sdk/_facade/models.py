@@ -67,7 +67,7 @@ class ModelOperations(FacadeBase):
                 name=name,
                 weights_digest=loaded.digest,
                 architecture=loaded.metadata.architecture,
-                path=str(loaded.weights_path.resolve()),
+                path=self.layout.stored_path(loaded.weights_path.resolve()),
                 dataset_id=dataset_id,
                 training_root=loaded.metadata.training_root,
                 metrics={"n_train": loaded.metadata.n_training_examples},

@@ -117,7 +117,7 @@ def erase_due_weights(
             detail=f"weights of model {row.name} v{row.version}".replace("/", " "),
         )
         if row.path:
-            path = Path(row.path)
+            path = layout.artifact(row.path)  # relative to HOME, or absolute from earlier versions
             artifact = artifact.model_copy(update={"kind": _weights_kind(layout, path)})
             _delete_weights(path)
         with ledger.session() as session:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
@@ -85,7 +84,7 @@ def _version_items(
         retired = session.get(ModelRetirement, row.id)
         if retired is not None and retired.weights_erased_at is not None:
             continue
-        if row.path is None or not Path(row.path).exists():
+        if row.path is None or not layout.artifact(row.path).exists():
             continue
         label = f"weights of model {row.name} v{row.version} ({row.status})"
         items.append(

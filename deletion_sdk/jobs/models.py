@@ -153,7 +153,7 @@ def train_and_register(
         name=name,
         weights_digest=saved.digest,
         architecture=config.arch,
-        path=str(saved.weights_path),
+        path=layout.stored_path(saved.weights_path),  # relative to HOME: HOME can be moved
         dataset_id=splits.dataset_id,
         training_root=root,
         metrics=metrics,
@@ -221,8 +221,12 @@ def load_job_sets(
     return JobSets(forget=forget, splits=splits)
 
 
-def load_model_version(record: ModelVersionRecord, *, device: str = "cpu") -> LoadedCheckpoint:
+def load_model_version(
+    record: ModelVersionRecord, *, device: str = "cpu", layout: HomeLayout | None = None
+) -> LoadedCheckpoint:
     """Load a registered version's weights, verifying them against the registry's digest.
+
+    A weights path recorded relative to HOME is found under ``layout``'s HOME (required for such a path).
 
     Raises:
         NotFoundError: the version has no weights file.
@@ -230,7 +234,13 @@ def load_model_version(record: ModelVersionRecord, *, device: str = "cpu") -> Lo
     """
     if not record.path:
         raise NotFoundError(f"model {record.name} v{record.version} has no weights file")
-    loaded = load_checkpoint(Path(record.path), expected_digest=record.weights_digest, device=device)
+    if layout is not None:
+        weights = layout.artifact(record.path)
+    elif Path(record.path).is_absolute():
+        weights = Path(record.path)
+    else:
+        raise NotFoundError(f"model {record.name} v{record.version}: its weights path is relative to HOME")
+    loaded = load_checkpoint(weights, expected_digest=record.weights_digest, device=device)
     if loaded.digest != record.weights_digest:  # pragma: no cover - load_checkpoint already checks
         raise IntegrityError(f"model {record.name} v{record.version}: digest mismatch")
     return loaded

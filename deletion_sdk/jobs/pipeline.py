@@ -464,7 +464,7 @@ class BatchRunner:
         with self.ledger.session() as session:
             self._move(session, job, job.state.active_request_ids, _S.UNLEARNING, f"unlearning with {method}")
         original = self._original(job)
-        loaded = load_model_version(original, device="cpu")
+        loaded = load_model_version(original, device="cpu", layout=self.context.layout)
         meta = loaded.metadata
         sets = self._sets(job, original, meta.image_size)
         estimate = self._retrain_estimate(original, len(sets.retain))
@@ -533,7 +533,7 @@ class BatchRunner:
                 name=original.name,
                 weights_digest=saved.digest,
                 architecture=meta.architecture,
-                path=str(saved.weights_path),
+                path=self.context.layout.stored_path(saved.weights_path),
                 dataset_id=original.dataset_id,
                 training_root=retain_root,
                 parent_id=original.model_version_id,
@@ -581,8 +581,8 @@ class BatchRunner:
             )
             candidate = registry.get_model_version(session, attempt.candidate_version_id)
         original = self._original(job)
-        loaded = load_model_version(original, device="cpu")
-        unlearned = load_model_version(candidate, device="cpu")
+        loaded = load_model_version(original, device="cpu", layout=self.context.layout)
+        unlearned = load_model_version(candidate, device="cpu", layout=self.context.layout)
         sets = self._sets(job, original, loaded.metadata.image_size)
         tier = self._policy(job).verification.tier.value
         n_forget, n_holdout = len(sets.forget), len(sets.splits.holdout)
@@ -753,21 +753,22 @@ class BatchRunner:
                 session,
                 job_id=job.job_id,
                 model_version_id=candidate.model_version_id,
-                path=str(issued.path),
+                path=self.context.layout.stored_path(issued.path),
                 payload_sha256=issued.payload_sha256,
                 key_id=self.signer.key_id,
                 audit_index=issued.audit_index,
                 issued_at=issued.issued_at,
             )
+            stored = self.context.layout.stored_path(issued.path)  # relative to HOME: HOME can move
             state = job.state.model_copy(
-                update={"certificate_envelope": issued.envelope_json, "certificate_path": str(issued.path)}
+                update={"certificate_envelope": issued.envelope_json, "certificate_path": stored}
             )
             return self._update(job, session, state=state, step=Step.COMPLETE)
 
     def _step_complete(self, job: _Job) -> _Job:
         envelope, path = job.state.certificate_envelope, job.state.certificate_path
         if envelope and path:
-            write_issued_certificate(envelope, Path(path))
+            write_issued_certificate(envelope, self.context.layout.artifact(path))
         _fault_point("complete:written")  # certificate on disk, requests not yet completed
         with self.ledger.session() as session:
             self._move(

@@ -264,7 +264,7 @@ class RedTeam:
                 "the model records no training_root: the forget and retain sets could not be checked "
                 "against its training data"
             )
-        loaded = load_model_version(target.original, device="cpu")
+        loaded = load_model_version(target.original, device="cpu", layout=self.context.layout)
         recipe = loaded.metadata.train_config
         if per_example and recipe is None:
             raise InputError(

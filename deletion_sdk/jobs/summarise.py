@@ -65,7 +65,9 @@ def summarise_job(ledger: Ledger, layout: HomeLayout, job: jobq.JobRecord, *, re
         original_model=original_summary,
         new_model=new_summary,
         decision_passed=None if not state.attempts else passed is not None,
-        certificate_path=state.certificate_path,
+        certificate_path=None
+        if state.certificate_path is None
+        else str(layout.artifact(state.certificate_path)),
         remaining_due=due,
         message=job.error or "",
     )

@@ -41,7 +41,7 @@ def test_pipeline_end_to_end(sqlite_template: Workspace, tmp_path: Path, env_for
         assert deployed.model_version_id != original.model_version_id
         assert deployed.parent_id == original.model_version_id
         assert sdk.get_model(model_version_id=original.model_version_id).status == "retired"
-        assert not Path(str(original.path)).exists()
+        assert not sdk.layout.artifact(str(original.path)).exists()
         # the certificate verifies, names the new model, and is bound into the audit log
         verified = sdk.verify_certificate(path=result.certificate_path)
         assert verified.statement.subject[0].digest["sha256"] == deployed.weights_digest
@@ -118,7 +118,7 @@ def test_escalation_rejects_the_failing_candidate(
         # the no-op candidate failed to show it forgot them: it holds their data, so it is retired too
         rejected = sdk.get_model(model_version_id=int(result.attempts[0].candidate_version_id or 0))
         assert rejected.status == "retired"
-        assert not Path(str(rejected.path)).exists()
+        assert not sdk.layout.artifact(str(rejected.path)).exists()
         assert sdk.deployed_model(name=MODEL).model_version_id == result.attempts[1].candidate_version_id
         verified = sdk.verify_certificate(path=str(result.certificate_path))
     # retrain is certified on its proof (the SDK's own class, no forget example in its training set)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from deletion_sdk.layout import HomeLayout
 from deletion_sdk.sdk import DeletionSDK
 from tests.integration.pipeline_workspace import MODEL, Workspace, copy
 
@@ -57,7 +58,7 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
     ws = copy(sqlite_template, tmp_path)
     with DeletionSDK.open(home=ws.home) as sdk:
         original = sdk.deployed_model(name=MODEL)
-    original_bytes = Path(str(original.path)).read_bytes()
+    original_bytes = HomeLayout(ws.home).artifact(str(original.path)).read_bytes()
 
     killed = _batch(ws, kill_at)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
@@ -99,4 +100,4 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
         assert sdk.get_request(request_id=ws.no_data_request_id).status == "no_data"
         certified = [e for e in sdk.audit_log.entries() if e.event.type == "certificate.issued"]
         assert len(certified) == 1
-    assert Path(str(original.path)).read_bytes() == original_bytes
+    assert HomeLayout(ws.home).artifact(str(original.path)).read_bytes() == original_bytes
