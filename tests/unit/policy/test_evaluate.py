@@ -39,6 +39,7 @@ GOOD = {
     "tied_fraction": 0.0,
     "forget_accuracy_gap": 0.02,
     "perturbed_forget_accuracy_gap": 0.03,
+    "ablated_attack_auc": 0.55,
     "retain_accuracy_ratio_to_original": 0.95,
     "holdout_accuracy_ratio_to_original": 0.99,
     "reference_auc": None,
@@ -50,6 +51,7 @@ REMEMBERS = {
     "margin_auc": 0.73,
     "forget_accuracy_gap": 0.30,
     "perturbed_forget_accuracy_gap": 0.33,
+    "ablated_attack_auc": 0.74,
 }
 
 
@@ -74,6 +76,7 @@ def test_every_threshold_becomes_a_check(report: VerificationReport) -> None:
         "auc_gap_to_reference",
         "forget_accuracy_gap",
         "perturbed_accuracy_gap",
+        "ablated_attack_auc",
         "retain_accuracy_ratio",
         "holdout_accuracy_ratio",
         "forgetting_power",
@@ -207,6 +210,7 @@ def test_a_check_the_original_would_pass_makes_the_decision_inconclusive(report:
         ("forget_accuracy_gap", -0.25, "forget_accuracy_gap"),  # predictions pushed to wrong classes
         ("forget_accuracy_gap", 0.25, "forget_accuracy_gap"),  # still recognised
         ("perturbed_forget_accuracy_gap", 0.3, "perturbed_accuracy_gap"),  # recognised when nudged
+        ("ablated_attack_auc", 0.72, "ablated_attack_auc"),  # a hidden detector switched off
         ("tied_fraction", 1.0, "evidence_not_degenerate"),  # every loss rounds to ln(classes)
     ],
 )
