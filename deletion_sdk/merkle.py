@@ -109,6 +109,10 @@ class MerkleFrontier:
         frontier._stack = list(roots)
         return frontier
 
+    def copy(self) -> MerkleFrontier:
+        """An independent frontier at the same size."""
+        return MerkleFrontier.from_subtrees(self._size, self._stack)
+
     def append_nodes(self, leaf: bytes) -> list[tuple[Subtree, bytes]]:
         """Append one leaf hash; return the full subtrees of level >= 1 it completes, with their hashes."""
         index = self._size

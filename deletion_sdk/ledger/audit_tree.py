@@ -113,19 +113,30 @@ def rebuild_tree_nodes(conn: sa.Connection) -> int:
     return frontier.size
 
 
-def extend_tree_nodes(conn: sa.Connection, old_size: int, leaves: Sequence[bytes]) -> None:
+def extend_tree_nodes(
+    conn: sa.Connection, old_size: int, leaves: Sequence[bytes], *, frontier: MerkleFrontier | None = None
+) -> MerkleFrontier:
     """Store the full subtrees completed by appending ``leaves`` to a tree of ``old_size`` entries.
 
-    Call after the entries themselves were inserted (in the same transaction). When the right edge of the
-    old tree is not stored (a log not yet backfilled), the whole table is rebuilt instead.
+    Call after the entries themselves were inserted (in the same transaction). ``frontier`` is the right
+    edge of the old tree when the caller knows it (the store caches it per head); otherwise it is read from
+    the table. When that edge is not stored (a log not yet backfilled), the whole table is rebuilt instead.
+
+    Returns:
+        The right edge of the new tree.
     """
-    cover = subtree_cover(0, old_size)
-    stored = _fetch(conn, cover)
-    if len(stored) != len(cover):
-        rebuild_tree_nodes(conn)
-        return
-    frontier = MerkleFrontier.from_subtrees(old_size, [stored[k] for k in cover])
+    if frontier is None or frontier.size != old_size:
+        cover = subtree_cover(0, old_size)
+        stored = _fetch(conn, cover)
+        if len(stored) != len(cover):
+            rebuild_tree_nodes(conn)
+            stored = _fetch(conn, subtree_cover(0, old_size + len(leaves)))
+            return MerkleFrontier.from_subtrees(
+                old_size + len(leaves), [stored[k] for k in subtree_cover(0, old_size + len(leaves))]
+            )
+        frontier = MerkleFrontier.from_subtrees(old_size, [stored[k] for k in cover])
     made: list[tuple[Subtree, bytes]] = []
     for leaf in leaves:
         made.extend(frontier.append_nodes(leaf))
     _insert(conn, made)
+    return frontier

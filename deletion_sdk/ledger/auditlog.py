@@ -36,7 +36,7 @@ from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.audit_tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
 from deletion_sdk.ledger.audit_tree import extend_tree_nodes, read_subtrees, rebuild_tree_nodes
 from deletion_sdk.ledger.db import Ledger
-from deletion_sdk.merkle import Subtree
+from deletion_sdk.merkle import MerkleFrontier, Subtree
 
 __all__ = [
     "ZERO_CHAIN",
@@ -108,6 +108,9 @@ class SqlAuditStore:
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
+        # the tree's right edge after the last append through this store, keyed by the head it produced:
+        # reused only when the locked head is exactly that one (a rollback or another writer changes it)
+        self._edge: tuple[AuditHead, MerkleFrontier] | None = None
 
     # -- transactions ------------------------------------------------------------------------------
 
@@ -178,7 +181,11 @@ class SqlAuditStore:
                     for r in rows
                 ],
             )
-            extend_tree_nodes(conn, head.size, [bytes.fromhex(r.leaf_hash) for r in rows])
+            cached = self._edge[1].copy() if self._edge is not None and self._edge[0] == head else None
+            edge = extend_tree_nodes(
+                conn, head.size, [bytes.fromhex(r.leaf_hash) for r in rows], frontier=cached
+            )
+            self._edge = (AuditHead(head.size + len(rows), rows[-1].chain_hash), edge)
             conn.execute(
                 _UPDATE_HEAD,
                 {"new_size": head.size + len(rows), "new_chain": rows[-1].chain_hash, "now": utcnow()},
