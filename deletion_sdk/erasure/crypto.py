@@ -35,6 +35,7 @@ from deletion_sdk.errors import (
     ConfigurationError,
     DeletionSDKError,
     ErasureError,
+    IntegrityError,
     NotFoundError,
     ShreddedDataError,
 )
@@ -152,9 +153,12 @@ class EncryptedStore(SourceStore):
                 f"example {example.example_id!r} has no data key: its dataset was not ingested "
                 "(`deletion-sdk datasets ingest`)"
             )
-        key = unwrap_data_key(
-            self._master_key(), wrapped.wrapped, subject_ref=ref, wrapped_by=wrapped.master_key_id
-        )
+        try:
+            key = unwrap_data_key(
+                self._master_key(), wrapped.wrapped, subject_ref=ref, wrapped_by=wrapped.master_key_id
+            )
+        except IntegrityError as e:
+            raise IntegrityError(f"example {example.example_id!r}: {e}") from e
         self._keys[ref] = key
         return key
 
@@ -170,7 +174,10 @@ class EncryptedStore(SourceStore):
             wrapped = ledger_crypto.data_keys(session, refs)
         master = self._master_key()
         for ref, w in wrapped.items():
-            self._keys[ref] = unwrap_data_key(master, w.wrapped, subject_ref=ref, wrapped_by=w.master_key_id)
+            with contextlib.suppress(IntegrityError):  # open_bytes reports it, naming the example
+                self._keys[ref] = unwrap_data_key(
+                    master, w.wrapped, subject_ref=ref, wrapped_by=w.master_key_id
+                )
 
     def open_bytes(self, example: StoredExample) -> bytes:
         """The example's plaintext, decrypted in memory.

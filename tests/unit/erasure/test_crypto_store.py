@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 import torch
 
 from deletion_sdk import DeletionSDK
@@ -341,3 +342,18 @@ def test_the_encrypted_store_is_found_through_the_entry_point_group() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "deletion_sdk.erasure.crypto"
+
+
+def test_wrapped_keys_swapped_between_people_in_the_ledger_are_caught(world: World) -> None:
+    w = world
+    w.ingest()
+    a, b = w.rows[0], w.others()[0]
+    with w.sdk.ledger.session() as session:
+        keys = ledger_crypto.data_keys(session, [a.subject_ref, b.subject_ref])
+        for ref, other in ((a.subject_ref, b.subject_ref), (b.subject_ref, a.subject_ref)):
+            session.execute(
+                sa.text("UPDATE subject_data_keys SET wrapped_key = :w WHERE subject_ref = :r"),
+                {"w": keys[other].wrapped, "r": ref},
+            )
+    with pytest.raises(IntegrityError, match=f"example {a.example_id!r}.*altered or moved"):
+        w.load()
