@@ -178,8 +178,8 @@ class ExportFile:
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(f"{self.path} line 1: the head has no tree size and chain hash") from e
 
-    def checkpoints(self, *, session: Any = None) -> list[CheckpointRecord]:
-        return list(self._checkpoints)
+    def checkpoints(self, *, since: int = -1, session: Any = None) -> list[CheckpointRecord]:
+        return [c for c in self._checkpoints if c.tree_size > since]
 
     def iter_rows(
         self, *, batch_size: int = 50_000, session: Any = None, **_: Any

@@ -434,7 +434,7 @@ class AuditLog:
                 frontier = self._frontier(previous, s)
             if self.witness is not None:
                 floor = -1 if witnessed is None else witnessed.tree_size
-                to_witness.extend(r for r in self.store.checkpoints(session=s) if r.tree_size > floor)
+                to_witness.extend(self.store.checkpoints(since=floor, session=s))
             if latest is not None and latest.tree_size == head.size:
                 return None
             self._extend(frontier, head.size, s)

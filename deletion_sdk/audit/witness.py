@@ -128,7 +128,29 @@ class WitnessStore:
                 ) from e
         return out
 
-    def latest(self) -> WitnessedCheckpoint | None:
-        """The witnessed checkpoint of the largest tree, or None."""
-        items = self.read()
+    def latest(self, *, tail_bytes: int = 1 << 16) -> WitnessedCheckpoint | None:
+        """The witnessed checkpoint of the largest tree, or None.
+
+        Reads only the file's last ``tail_bytes`` (lines are appended in signing order, give or take
+        concurrent signers), so signing stays O(1) in the number of checkpoints; the whole file when it
+        is smaller.
+        """
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return None
+        if size <= tail_bytes:
+            items = self.read()
+        else:
+            with self.path.open("rb") as f:
+                f.seek(size - tail_bytes)
+                tail = f.read().decode("utf-8", errors="replace").split("\n")[1:]  # first line may be cut
+            items = []
+            for line in tail:
+                if line.strip():
+                    try:
+                        items.append(WitnessedCheckpoint.model_validate(json.loads(line)))
+                    except (ValueError, ValidationError) as e:
+                        if line.rstrip().endswith("}"):
+                            raise AuditLogError(f"the witness {self.path} ends with a malformed line") from e
         return max(items, key=lambda c: c.tree_size) if items else None

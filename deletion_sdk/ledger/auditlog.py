@@ -313,10 +313,14 @@ class SqlAuditStore:
         with self._tx(session, write=False) as s:
             return read_subtrees(s.connection(), keys)
 
-    def checkpoints(self, *, session: Session | None = None) -> list[CheckpointRecord]:
-        """Every stored checkpoint, by tree size."""
+    def checkpoints(self, *, since: int = -1, session: Session | None = None) -> list[CheckpointRecord]:
+        """Every stored checkpoint of more than ``since`` entries (default: all), by tree size."""
         with self._tx(session, write=False) as s:
-            rows = s.execute(sa.select(_checkpoints).order_by(_checkpoints.c.tree_size)).all()
+            rows = s.execute(
+                sa.select(_checkpoints)
+                .where(_checkpoints.c.tree_size > since)
+                .order_by(_checkpoints.c.tree_size)
+            ).all()
         return [_checkpoint(r) for r in rows]
 
     def latest_checkpoint(self, *, session: Session | None = None) -> CheckpointRecord | None:
