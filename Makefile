@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo demo-quick test test-fast lint typecheck bench gpu-check clean-venv
+.PHONY: demo demo-quick test test-fast lint typecheck bench gpu-check gpu-report clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ bench: $(STAMP)
 
 gpu-check: $(STAMP)
 	$(BIN)/python -m pytest -q -m gpu
+
+# On a CUDA machine: gpu-check plus the training, unlearning, forgetting-quality and qualification
+# benchmarks at short sizes; JSON to $$OUT (default benchmarks/out/gpu/).
+gpu-report: $(STAMP)
+	./scripts/gpu-check.sh
 
 clean-venv:
 	rm -rf $(VENV)
