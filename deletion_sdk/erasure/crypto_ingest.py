@@ -45,7 +45,7 @@ from deletion_sdk.erasure.crypto_keys import (
     wrap_data_key,
 )
 from deletion_sdk.erasure.records import StoredExample
-from deletion_sdk.erasure.store import StoreContext
+from deletion_sdk.erasure.store import DEFAULT_STORE, StoreContext
 from deletion_sdk.errors import (
     ConfigurationError,
     ConflictError,
@@ -256,14 +256,14 @@ def ingest_dataset(
     Raises:
         NotFoundError: no such dataset.
         ConflictError: the dataset is in the vault already.
-        InputError: the dataset was registered in memory (it has no files).
+        InputError: the dataset was registered in memory (no files), or is kept by a store other than local.
         ManifestError / IntegrityError: a file is missing or changed since registration (nothing is kept).
         ConfigurationError: the master key is missing or not the one the stored keys are wrapped under.
     """
     stamp = now or utcnow()
     with ledger.session(write=False) as session:
         row = dataset_row(session, dataset)
-        dataset_id, name, root_dir = int(row.id or 0), row.name, row.root_dir
+        dataset_id, name, root_dir, store = int(row.id or 0), row.name, row.root_dir, row.store
         done = ledger_crypto.ingested_dataset(session, dataset_id)
         if done is not None:
             raise ConflictError(
@@ -273,6 +273,11 @@ def ingest_dataset(
         skip = _erased(session, dataset_id, rows)
     if root_dir is None or any(r.path is None for r in rows):
         raise InputError(f"dataset {name!r} was registered in memory: it has no files to ingest")
+    if store != DEFAULT_STORE:
+        raise InputError(
+            f"dataset {name!r} is kept by the {store!r} store; ingest copies files from the "
+            f"{DEFAULT_STORE!r} store (the dataset's folder) only"
+        )
     keep = [r for r in rows if r.example_id not in skip]
     master, created = _master(ledger, layout, master_key)
     refs = sorted({r.subject_ref for r in keep})
