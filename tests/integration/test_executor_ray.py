@@ -115,3 +115,14 @@ def test_a_cuda_task_asks_ray_for_a_gpu_and_the_timeout_ends_the_wait(
     import ray
 
     assert ray.is_initialized()  # closing an executor that joined a running Ray leaves it to its owner
+
+
+@pytest.mark.gpu
+def test_a_cuda_task_runs_on_a_gpu_that_ray_assigns(
+    split: Split, ray_executor: RayExecutor, tmp_path: Path
+) -> None:
+    store = ResultStore(tmp_path / "store")
+    [result] = ray_executor.run([train_task(split.train, CONFIG, device="cuda", label="on-gpu")], store=store)
+    assert (result.device, result.executor) == ("cuda", "ray")
+    assert result.spec["threads"] is None  # CPU threads do not enter a CUDA task's key
+    assert store.load_model(result, device="cpu") is not None
