@@ -8,7 +8,8 @@ Three measurements, each reported with the machine's load average so that a shar
 * ``training`` — ``--tasks`` tiny training tasks (``tiny_cnn`` on ``--rows`` random 8×8 images, one
   epoch; one torch thread each) through ``LocalExecutor(threads=1)`` and ``RayExecutor(workers=W)``:
   wall time of the whole batch, the workers' own seconds, and the overhead per task
-  (``(wall × W − Σ task wall) / tasks`` for Ray: time a worker slot spent on anything but the task).
+  (``(wall × W − Σ task wall) / tasks`` for Ray: time a worker slot spent on anything but the task),
+  once with fresh Ray workers (``ray_cold``: each imports torch and the SDK) and once more (``ray_warm``).
 
 The weights are checked to be bit-identical between the two executors.
 
@@ -70,13 +71,13 @@ def _trivial(ray: Any, n: int) -> dict[str, float]:
 
 
 def _training(
-    executor: LocalExecutor | RayExecutor, args: argparse.Namespace
+    executor: LocalExecutor | RayExecutor, args: argparse.Namespace, *, first_seed: int = 0
 ) -> tuple[dict[str, Any], list[str]]:
     data = _faces(args.rows)
     config = TrainConfig(arch="tiny_cnn", num_classes=4, image_size=8, epochs=1, batch_size=32)
     tasks = [
         train_task(data, config.model_copy(update={"seed": s}), device="cpu", label=f"t{s}")
-        for s in range(args.tasks)
+        for s in range(first_seed, first_seed + args.tasks)
     ]
     with tempfile.TemporaryDirectory() as root:
         start = time.perf_counter()
@@ -112,14 +113,16 @@ def main() -> None:
         "args": vars(args),
     }
     local, local_digests = _training(LocalExecutor(threads=1), args)
+    local_warm, local_warm_digests = _training(LocalExecutor(threads=1), args, first_seed=args.tasks)
     start = time.perf_counter()
     with RayExecutor(workers=args.workers, task_timeout_s=600) as executor:
         executor._ray()  # start it here, so that its start-up is measured on its own
         out["ray_start_s"] = round(time.perf_counter() - start, 2)
         out["trivial"] = _trivial(ray, args.trivial)
-        on_ray, ray_digests = _training(executor, args)
-    out["training"] = [local, on_ray]
-    out["bit_identical"] = local_digests == ray_digests
+        on_ray, ray_digests = _training(executor, args)  # cold: each worker imports torch and the SDK
+        on_ray_warm, ray_warm_digests = _training(executor, args, first_seed=args.tasks)
+    out["training"] = {"local": local, "local_again": local_warm, "ray_cold": on_ray, "ray_warm": on_ray_warm}
+    out["bit_identical"] = local_digests == ray_digests and local_warm_digests == ray_warm_digests
     out["load_average_after"] = os.getloadavg()
     if args.json:
         print(json.dumps(out, indent=2))
