@@ -146,7 +146,10 @@ def create_app(
         if deliverer is not None
         else (WebhookDeliverer(sdk, config=cfg) if cfg.deliver_webhooks else None)
     )
-    _ = sdk.audit_log  # build the cached audit log before worker threads race to
+    # Build what is loaded lazily (the audit log, the policies and the unlearner plugins they name) before
+    # the server's worker threads race to: the plugin registry is not safe to fill from several threads.
+    _ = sdk.audit_log
+    sdk.context.policies.list()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
