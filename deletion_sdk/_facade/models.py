@@ -1,7 +1,8 @@
-"""Facade operations on model versions: train, register, list, deploy."""
+"""Facade operations on model versions: train, register, list, deploy; where erased people's data remains."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,8 @@ from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger.records import ModelVersionRecord
 
 if TYPE_CHECKING:
+    from deletion_sdk.erasure.records import ErasedArtifact
+    from deletion_sdk.erasure.status import ErasureStatus, RemainingArtifact
     from deletion_sdk.training import TrainConfig
 
 __all__ = ["ModelOperations"]
@@ -92,6 +95,58 @@ class ModelOperations(FacadeBase):
             return registry.deployed(session, name)
 
     def deploy_model(self, *, model_version_id: int) -> ModelVersionRecord:
-        """Deploy a version; the previously deployed one becomes superseded."""
+        """Deploy a version; the previously deployed one becomes superseded.
+
+        Raises:
+            ContainsErasedDataError: the version is retired or holds data of people whose erasure was
+                requested (rollback only to versions without them).
+        """
         with self.ledger.session() as session:
             return registry.mark_deployed(session, model_version_id)
+
+    def erasure_status(self, *, request_id: str | None = None, subject: str | None = None) -> ErasureStatus:
+        """Where a person's data still exists (source files, model weights, shadow banks, caches).
+
+        Args:
+            request_id: the person of this deletion request (exclusive with ``subject``).
+            subject: the person's raw identifier; turned into its keyed reference at once, never stored.
+
+        Raises:
+            InputError: neither or both given.
+            NotFoundError: unknown request.
+        """
+        from sqlmodel import col, select
+
+        from deletion_sdk.erasure.status import erasure_status
+        from deletion_sdk.errors import InputError
+        from deletion_sdk.ledger import requests
+        from deletion_sdk.ledger.job_tables import JobRequestRow
+        from deletion_sdk.ledger.subjects import subject_ref
+
+        if (request_id is None) == (subject is None):
+            raise InputError("erasure_status needs exactly one of 'request_id' or 'subject'.")
+        with self.ledger.session(write=False) as session:
+            if request_id is not None:
+                ref = requests.get(
+                    session, text_arg(request_id, "request_id", what="a request id")
+                ).subject_ref
+                ids = [request_id]
+            else:
+                ref = subject_ref(text_arg(subject, "subject", what="a subject identifier"), self.subject_key)
+                ids = [r.request_id for r in requests.list_requests(session, subject_ref=ref)]
+            claimed = select(JobRequestRow.job_id).where(col(JobRequestRow.request_id).in_(ids))
+            jobs = sorted(set(session.exec(claimed).all()))
+            return erasure_status(session, self.layout, subject_refs=[ref], job_ids=jobs)
+
+    def overdue_erasures(self, *, now: datetime | None = None) -> tuple[RemainingArtifact, ...]:
+        """Retired versions past their grace period whose weights are still on disk, most overdue first."""
+        from deletion_sdk.erasure.status import overdue_weights
+
+        with self.ledger.session(write=False) as session:
+            return overdue_weights(session, now=now)
+
+    def erase_due_weights(self) -> tuple[ErasedArtifact, ...]:
+        """Delete the weights of retired versions whose grace period has ended; the artifacts erased."""
+        from deletion_sdk.erasure.job import erase_due_weights
+
+        return tuple(erase_due_weights(self.ledger, self.layout))

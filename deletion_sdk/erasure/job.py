@@ -84,12 +84,14 @@ def _weights_kind(layout: HomeLayout, path: Path) -> ArtifactKind:
 
 
 def _delete_weights(path: Path) -> None:
-    for target in (path, path.with_suffix(".json")):
-        try:
-            if target.exists() or target.is_symlink():
-                target.unlink()
-        except OSError as e:
-            raise ErasureError(f"cannot delete retired model weights: {e.strerror or e}") from e
+    """Delete a weights file (its ``.json`` metadata stays: architecture, recipe, digests; no data)."""
+    try:
+        if path.exists() or path.is_symlink():
+            path.unlink()
+    except OSError as e:
+        raise ErasureError(f"cannot delete retired model weights: {e.strerror or e}") from e
+    if path.exists():
+        raise ErasureError("retired model weights are still on disk after deletion")
 
 
 def erase_due_weights(

@@ -20,11 +20,12 @@ from deletion_sdk.erasure.job import subject_examples
 from deletion_sdk.erasure.records import ErasedArtifact, Obligation
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import retirement
+from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import Dataset, ModelVersion
 from deletion_sdk.ledger.erasure_tables import ModelRetirement
 from deletion_sdk.ledger.job_state import ErasureProgress
 
-__all__ = ["ErasureStatus", "RemainingArtifact", "erasure_status", "job_obligations"]
+__all__ = ["ErasureStatus", "RemainingArtifact", "erasure_status", "job_obligations", "overdue_weights"]
 
 
 class RemainingArtifact(BaseModel):
@@ -154,6 +155,24 @@ def job_obligations(session: Session, job_id: str, progress: ErasureProgress) ->
                     f"weights of retired model {version.name} v{version.version} kept for the policy's grace "
                     "period, then deleted"
                 ),
+                due_at=r.erase_weights_at,
+                digest=version.weights_digest,
+            )
+        )
+    return tuple(out)
+
+
+def overdue_weights(session: Session, *, now: datetime | None = None) -> tuple[RemainingArtifact, ...]:
+    """Retired versions whose grace period ended before ``now`` and whose weights are not yet deleted."""
+    out = []
+    for r in retirement.retirements_due(session, now=now or utcnow()):
+        version = session.get(ModelVersion, r.model_version_id)
+        if version is None:
+            continue
+        out.append(
+            RemainingArtifact(
+                kind="model_weights",
+                description=f"weights of retired model {version.name} v{version.version}",
                 due_at=r.erase_weights_at,
                 digest=version.weights_digest,
             )

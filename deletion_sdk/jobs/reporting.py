@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from deletion_sdk.context import Context
+from deletion_sdk.erasure.summary import erasure_info
 from deletion_sdk.layout import JobArtifacts
 from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger import registry
@@ -78,6 +79,7 @@ def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_k
             else None
         )
         certificate = jobq.get_certificate(session, job_id)
+        erasure = erasure_info(session, job_id, state.erasure) if state.erasure.done else None
     artifacts = context.layout.job(job_id)
     forget = {}
     if artifacts.forget_manifest().is_file():
@@ -86,6 +88,7 @@ def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_k
     attempts = tuple(_attempt(a, artifacts) for a in state.attempts)
     estimate = next((a.retrain_estimate_s for a in attempts if a.retrain_estimate_s), None)
     return ReportData(
+        erasure=erasure,
         job=JobInfo(
             job_id=job.job_id,
             model_name=job.model_name,

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from deletion_sdk.erasure.summary import ErasureInfo
 from deletion_sdk.errors import InputError
 from deletion_sdk.ledger.subjects import SUBJECT_REF_PATTERN
 from deletion_sdk.policy.evaluate import Decision
@@ -289,6 +290,7 @@ class ReportData(_Frozen):
     audit: AuditInfo | None = None
     retrain_estimate_s: float | None = Field(default=None, gt=0)
     processing_record: ProcessingRecord | None = None
+    erasure: ErasureInfo | None = None  # what the job erased besides the weights (deletion_sdk.erasure)
 
     @model_validator(mode="after")
     def _nothing_personal(self) -> ReportData:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from deletion_sdk.layout import HomeLayout
+from deletion_sdk.ledger import lineage
 from deletion_sdk.sdk import DeletionSDK
 from tests.integration.pipeline_workspace import MODEL, Workspace, copy
 
@@ -71,6 +72,7 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
             assert deployed_now.parent_id == original.model_version_id
         else:
             assert deployed_now.model_version_id == original.model_version_id  # untouched until promotion
+            assert HomeLayout(ws.home).artifact(str(original.path)).read_bytes() == original_bytes
         versions_before = {v.model_version_id for v in sdk.list_models(name=MODEL)}
 
     finished = _batch(ws, None)
@@ -91,7 +93,7 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
         assert new.model_version_id == attempts[-1]["candidate_version_id"]
         assert new.parent_id == original.model_version_id
         others = {v.status for v in versions if v.model_version_id != new.model_version_id}
-        assert others <= {"superseded", "rejected"}
+        assert others <= {"retired"}  # every older version held the forgotten people
         certificates = sorted((ws.home / "certificates").glob("*.intoto.json"))
         assert [c.name for c in certificates] == [f"{job.job_id}.intoto.json"]
         sdk.verify_certificate(path=certificates[0])
@@ -100,4 +102,52 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
         assert sdk.get_request(request_id=ws.no_data_request_id).status == "no_data"
         certified = [e for e in sdk.audit_log.entries() if e.event.type == "certificate.issued"]
         assert len(certified) == 1
-    assert HomeLayout(ws.home).artifact(str(original.path)).read_bytes() == original_bytes
+    assert not HomeLayout(ws.home).artifact(str(original.path)).exists()  # erased with its version
+
+
+# Every point of the erase step a kill must survive, in the order a run meets them (see erasure.job).
+ERASE_KILL_POINTS = [
+    "erase:before",
+    "erase:files_deleted",  # source files deleted, nothing recorded yet
+    "erase:sources",
+    "erase:retired",  # versions retired, weights not yet deleted
+    "erase:models",
+    "erase:planned",  # derived artifacts planned and recorded, none deleted
+    "erase:derived_deleted",  # deleted, not yet recorded
+]
+
+
+def test_erase_step_resumes_after_a_kill_at_every_point(sqlite_template: Workspace, tmp_path: Path) -> None:
+    """One job killed at each erasure point in turn (each run resumes the last): it finishes, every
+    artifact is erased and recorded exactly once, with one audit event each."""
+    ws = copy(sqlite_template, tmp_path)
+    with DeletionSDK.open(home=ws.home) as sdk:
+        original = sdk.deployed_model(name=MODEL)
+        refs = {sdk.get_request(request_id=r).subject_ref for r in ws.request_ids}
+        with sdk.ledger.session(write=False) as session:
+            theirs = [r for r in lineage.dataset_examples(session, dataset="faces") if r.subject_ref in refs]
+    for point in ERASE_KILL_POINTS:
+        killed = _batch(ws, point)
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
+    finished = _batch(ws, None)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    result = json.loads(finished.stdout)
+    assert result["status"] == "completed" and result["resumed"] is True
+
+    faces = tmp_path / "faces"
+    assert theirs and not any((faces / str(r.path)).exists() for r in theirs)
+    assert not HomeLayout(ws.home).artifact(str(original.path)).exists()
+    with DeletionSDK.open(home=ws.home) as sdk:
+        verified = sdk.verify_certificate(path=result["certificate_path"])
+        erased = verified.predicate.erased_artifacts or ()
+        kinds = [(a.kind, a.digest) for a in erased]
+        assert len(kinds) == len(set(kinds))  # nothing twice
+        assert {("source_file", r.content_digest) for r in theirs} <= set(kinds)  # nothing forgotten
+        assert ("model_weights", original.weights_digest) in kinds
+        assert any(k == "tensor_cache" for k, _ in kinds)
+        events = [e.event for e in sdk.audit_log.entries() if e.event.type == "artifact.erased"]
+        assert sorted((e.data["kind"], e.data["digest"]) for e in events) == sorted(kinds)
+        retired_events = [e for e in sdk.audit_log.entries() if e.event.type == "model.retired"]
+        assert len(retired_events) == len([v for v in sdk.list_models(name=MODEL) if v.status == "retired"])
+        sdk.verify_audit_log()
+        assert sdk.erasure_status(request_id=ws.request_ids[0]).remaining == ()
