@@ -249,7 +249,7 @@ def _bench(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     try:
         _wait_ready(port, proc)
         warm = [(i / 200.0, f"warm-{i}", _body(f"warm-{i}@example.com")) for i in range(args.warmup)]
-        asyncio.run(_run_phase(port, token, warm, args.connections))
+        warmup = asyncio.run(_run_phase(port, token, warm, args.connections))
         n = int(args.rate * args.duration)
         steady_jobs = [(i / args.rate, f"steady-{i}", _body(f"steady-{i}@example.com")) for i in range(n)]
         load_before = os.getloadavg()
@@ -271,7 +271,7 @@ def _bench(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return {
         "steady": _summary(steady),
         "replay": _summary(replay),
-        "ledger_check": _check_ledger(url, subject_key, [steady, replay]),
+        "ledger_check": _check_ledger(url, subject_key, [warmup, steady, replay]),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
     }

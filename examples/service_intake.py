@@ -1,152 +1,169 @@
-"""Recording deletion requests from a web service (standard library only).
+"""Recording deletion requests over HTTP with ``deletion-sdk serve``, and receiving its signed webhooks.
 
-    POST /v1/deletion-requests        {"subject": "...", "policy": "gdpr-art17", "received_at": "..."}
-                                      header Idempotency-Key: a retried POST returns the same request
-        201 created · 200 already recorded (same key, or an open request of the same person and policy)
-        400 bad input (one-line error naming the field) · 409 conflict
-    GET  /v1/deletion-requests/<id>   status, due date and history (never the raw identifier)
+Against a running service (``deletion-sdk tokens create --scope intake --name web`` gives the token)::
 
-Run a server:  python examples/service_intake.py --port 8080 --home ./.deletion_sdk
-Self-test:     python examples/service_intake.py --self-test   (starts on a free port, posts, checks)
+    deletion-sdk serve --port 8080 &
+    python examples/service_intake.py --url http://127.0.0.1:8080 --token dsk_… --subject alice@example.com
 
-Production note: put this behind your authentication; the SDK's SQLite default serialises writers, use
-DELETION_SDK_DATABASE_URL=postgresql://… for several service instances.
+Self-contained (a temporary deployment, the service on a free loopback port, a webhook receiver)::
+
+    python examples/service_intake.py --self-test
+
+The self-test submits a request with an Idempotency-Key, sends it again (same request back), reads its
+status and history, verifies the requester's identity with an officer token, and checks that both changes
+reached the webhook receiver with valid signatures. It prints ``ok`` lines, or ``FAIL`` and exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 import tempfile
 import threading
-import urllib.error
-import urllib.request
+import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from deletion_sdk import ConflictError, DeletionSDK, InputError, NotFoundError
+import httpx
+import uvicorn
 
-PREFIX = "/v1/deletion-requests"
+from deletion_sdk import DeletionSDK
+from deletion_sdk.errors import SignatureError
+from deletion_sdk.service import SIGNATURE_HEADER, ServiceAdmin, ServiceConfig, create_app, verify_webhook
 
 
-def make_handler(sdk: DeletionSDK) -> type[BaseHTTPRequestHandler]:
-    lock = threading.Lock()  # one SDK (one connection pool) shared by the server's threads
+def submit(url: str, token: str, *, subject: str, policy: str, key: str) -> dict[str, Any]:
+    """POST one request; the same ``key`` again returns the same request (safe to retry)."""
+    response = httpx.post(
+        f"{url}/v1/requests",
+        json={"subject": subject, "policy": policy},
+        headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return dict(response.json())
+
+
+def start_receiver(
+    secret_box: dict[str, str], events: list[dict[str, Any]]
+) -> tuple[ThreadingHTTPServer, str]:
+    """A webhook receiver: checks each POST's signature with the endpoint's secret before trusting it."""
 
     class Handler(BaseHTTPRequestHandler):
-        def _send(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body, default=str).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            try:
+                verify_webhook(
+                    secret=secret_box["secret"], body=body, header=self.headers.get(SIGNATURE_HEADER)
+                )
+            except SignatureError:
+                self.send_response(400)
+            else:
+                events.append(json.loads(body))  # deduplicate on events[i]["id"] in a real receiver
+                self.send_response(204)
+            self.send_header("Content-Length", "0")
             self.end_headers()
-            self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # never log request bodies
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:
-            if self.path.rstrip("/") != PREFIX:
-                return self._send(404, {"error": "not found"})
-            try:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if not isinstance(body, dict):
-                    raise InputError("the request body must be a JSON object")
-                with lock:
-                    result = sdk.submit_request(
-                        subject=body.get("subject"),
-                        policy=body.get("policy"),
-                        received_at=body.get("received_at"),
-                        idempotency_key=self.headers.get("Idempotency-Key"),
-                        actor="service-intake",
-                    )
-            except (InputError, json.JSONDecodeError) as e:
-                return self._send(400, {"error": str(e).splitlines()[0]})
-            except ConflictError as e:
-                return self._send(409, {"error": str(e).splitlines()[0]})
-            record = result.request
-            return self._send(
-                201 if result.created else 200,
-                {
-                    "request_id": record.request_id,
-                    "status": record.status,
-                    "policy": record.policy,
-                    "received_at": record.received_at,
-                    "due_at": record.due_at,
-                    "subject_ref": record.subject_ref,
-                    "duplicate_of_open": result.duplicate_of_open,
-                },
-            )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/hooks"
 
-        def do_GET(self) -> None:
-            if not self.path.startswith(PREFIX + "/"):
-                return self._send(404, {"error": "not found"})
-            request_id = self.path[len(PREFIX) + 1 :]
-            try:
-                with lock:
-                    record = sdk.get_request(request_id=request_id)
-                    history = sdk.request_history(request_id=request_id)
-            except (NotFoundError, InputError) as e:
-                return self._send(404, {"error": str(e).splitlines()[0]})
-            return self._send(
-                200,
-                {
-                    **record.model_dump(mode="json", exclude={"idempotency_key"}),
-                    "history": [h.model_dump(mode="json") for h in history],
-                },
-            )
 
-    return Handler
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(check: Any, limit_s: float = 60.0) -> bool:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def self_test() -> int:
-    home = Path(tempfile.mkdtemp(prefix="deletion-sdk-intake-"))
-    with DeletionSDK.open(home=home) as sdk:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(sdk))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
+    failures = 0
 
-        def post(body: dict[str, Any], key: str | None = None) -> tuple[int, dict[str, Any]]:
-            headers = {"Content-Type": "application/json", **({"Idempotency-Key": key} if key else {})}
-            req = urllib.request.Request(base, data=json.dumps(body).encode(), headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req) as resp:
-                    return resp.status, json.loads(resp.read())
-            except urllib.error.HTTPError as e:
-                return e.code, json.loads(e.read())
+    def report(ok: bool, what: str) -> None:
+        nonlocal failures
+        print(("ok    " if ok else "FAIL  ") + what)
+        failures += 0 if ok else 1
 
-        first = post({"subject": "Alice@Example.com", "policy": "gdpr-art17"}, key="ticket-1")
-        retry = post({"subject": "Alice@Example.com", "policy": "gdpr-art17"}, key="ticket-1")
-        bad = post({"subject": "bob@example.com", "policy": "no-such-policy"})
-        with urllib.request.urlopen(f"{base}/{first[1]['request_id']}") as resp:
-            shown = json.loads(resp.read())
-        server.shutdown()
-    checks = {
-        "created": first[0] == 201,
-        "retry returns the same request": retry[0] == 200
-        and retry[1]["request_id"] == first[1]["request_id"],
-        "unknown policy is a 400 naming it": bad[0] == 400 and "no-such-policy" in bad[1]["error"],
-        "no raw identifier in responses": "alice" not in json.dumps([first, retry, shown]).lower(),
-        "no raw identifier in the database": b"alice" not in (home / "ledger.db").read_bytes().lower(),
-    }
-    for name, ok in checks.items():
-        print(f"{'ok  ' if ok else 'FAIL'} {name}")
-    return 0 if all(checks.values()) else 1
+    events: list[dict[str, Any]] = []
+    secret_box: dict[str, str] = {}
+    receiver, hook_url = start_receiver(secret_box, events)
+    with tempfile.TemporaryDirectory() as tmp, DeletionSDK.open(home=Path(tmp) / "home") as sdk:
+        admin = ServiceAdmin(sdk)
+        intake = admin.create_token(name="web-form", scope="intake").token
+        officer = admin.create_token(name="privacy-desk", scope="officer").token
+        secret_box["secret"] = admin.add_webhook(url=hook_url).secret
+        config = ServiceConfig(webhook_poll_s=0.2)
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(sdk, config=config), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        url = f"http://127.0.0.1:{port}"
+        try:
+            report(_wait(lambda: server.started), "service started on loopback")
+            key = str(uuid.uuid4())
+            first = submit(url, intake, subject="alice@example.com", policy="gdpr-art17", key=key)
+            again = submit(url, intake, subject="alice@example.com", policy="gdpr-art17", key=key)
+            rid = first["request"]["request_id"]
+            report(first["created"] and not again["created"], "a retried POST returns the same request")
+            report(again["request"]["request_id"] == rid, f"request {rid} due {first['request']['due_at']}")
+            denied = httpx.post(
+                f"{url}/v1/requests/{rid}/verify", headers={"Authorization": f"Bearer {intake}"}
+            )
+            report(denied.status_code == 403, "an intake token may not verify identities (403)")
+            verified = httpx.post(
+                f"{url}/v1/requests/{rid}/verify",
+                json={"reason": "signed-in account"},
+                headers={"Authorization": f"Bearer {officer}"},
+            )
+            report(verified.json()["status"] == "verified", "an officer token verified the identity")
+            detail = httpx.get(
+                f"{url}/v1/requests/{rid}", headers={"Authorization": f"Bearer {intake}"}
+            ).json()
+            report(len(detail["history"]) == 2, f"history: {[h['to_status'] for h in detail['history']]}")
+            report("alice" not in json.dumps(detail), "the answer never holds the raw identifier")
+            report(_wait(lambda: len(events) >= 2), "both changes arrived as signed webhooks")
+            report([e["type"] for e in events] == ["request.received", "request.status_changed"], "in order")
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            receiver.shutdown()
+    return 1 if failures else 0
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="deletion-request intake service")
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--home", type=Path, default=None)
-    parser.add_argument("--self-test", action="store_true")
+    parser = argparse.ArgumentParser(description="submit a deletion request to deletion-sdk serve")
+    parser.add_argument("--url", default="http://127.0.0.1:8080")
+    parser.add_argument("--token", help="an intake token from `deletion-sdk tokens create --scope intake`")
+    parser.add_argument("--subject", help="the person's identifier")
+    parser.add_argument("--policy", default="gdpr-art17")
+    parser.add_argument("--key", default=None, help="Idempotency-Key (default: a new UUID)")
+    parser.add_argument("--self-test", action="store_true", help="run everything locally and check it")
     args = parser.parse_args()
     if args.self_test:
         return self_test()
-    with DeletionSDK.open(home=args.home) as sdk:
-        server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(sdk))
-        print(f"listening on http://127.0.0.1:{args.port}{PREFIX}")
-        server.serve_forever()
+    if not args.token or not args.subject:
+        parser.error("--token and --subject are required (or use --self-test)")
+    answer = submit(
+        args.url, args.token, subject=args.subject, policy=args.policy, key=args.key or str(uuid.uuid4())
+    )
+    print(json.dumps(answer, indent=2))
     return 0
 
 
