@@ -17,13 +17,15 @@ from pathlib import Path
 from sqlmodel import Session
 
 from deletion_sdk.data import AgeBins, FaceTensors
+from deletion_sdk.erasure.records import StoredExample
+from deletion_sdk.erasure.store import DEFAULT_STORE, StoreContext, create_store
 from deletion_sdk.errors import IntegrityError, JobError, NotFoundError
 from deletion_sdk.jobs.snapshot import load_examples
 from deletion_sdk.layout import HomeLayout
 from deletion_sdk.ledger import lineage, registry
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.lineage import ExampleInput
-from deletion_sdk.ledger.records import ModelVersionRecord
+from deletion_sdk.ledger.records import DatasetRecord, ModelVersionRecord
 from deletion_sdk.training import (
     CheckpointMetadata,
     LoadedCheckpoint,
@@ -60,6 +62,33 @@ def training_set_root(rows: tuple[ExampleInput, ...] | list[ExampleInput]) -> st
     return lineage.leaves_root(sorted((r.example_id, r.content_digest) for r in rows))
 
 
+def _reader(
+    ledger: Ledger, layout: HomeLayout, record: DatasetRecord
+) -> Callable[[ExampleInput], bytes] | None:
+    """Example bytes through the dataset's store; None for the local store's plain files (read directly).
+
+    A dataset kept by another store (the ``encrypted`` vault of ``datasets ingest``) is read through it, and
+    its decoded images are never written to the tensor cache: that would be a plaintext copy outliving the
+    owner's key.
+    """
+    if record.store == DEFAULT_STORE:
+        return None
+    root = None if record.root_dir is None else Path(record.root_dir)
+    store = create_store(record.store, StoreContext(root_dir=root, home=layout.home, ledger=ledger))
+
+    def read(row: ExampleInput) -> bytes:
+        return store.open_bytes(
+            StoredExample(
+                example_id=row.example_id,
+                subject_ref=row.subject_ref,
+                content_digest=row.content_digest,
+                path=row.path,
+            )
+        )
+
+    return read
+
+
 def _suppressed(session: Session) -> set[str]:
     return {s.subject_ref for s in lineage.list_suppressions(session)}
 
@@ -81,11 +110,12 @@ def load_splits(
             for s in ("train", "holdout", "test")
         }
     train_rows = tuple(r for r in rows["train"] if r.subject_ref not in suppressed)
-    cache = layout.cache
+    read = _reader(ledger, layout, record)
+    cache = layout.cache if read is None else None
 
     def load(part: list[ExampleInput] | tuple[ExampleInput, ...]) -> FaceTensors:
         return load_examples(
-            part, root_dir=record.root_dir, image_size=image_size, bins=bins, cache_dir=cache
+            part, root_dir=record.root_dir, image_size=image_size, bins=bins, cache_dir=cache, read=read
         )
 
     return DatasetSplits(
@@ -207,10 +237,16 @@ def load_job_sets(
         )
     with ledger.session(write=False) as session:
         rows = lineage.dataset_examples(session, dataset=original.dataset_id, split="train")
-        root_dir = lineage.get_dataset(session, original.dataset_id).root_dir
+        record = lineage.get_dataset(session, original.dataset_id)
     forget_rows = [r for r in rows if r.example_id in forget_ids]
+    read = _reader(ledger, layout, record)
     forget = load_examples(
-        forget_rows, root_dir=root_dir, image_size=image_size, bins=bins, cache_dir=layout.cache
+        forget_rows,
+        root_dir=record.root_dir,
+        image_size=image_size,
+        bins=bins,
+        cache_dir=layout.cache if read is None else None,
+        read=read,
     )
     expected = training_set_root([*splits.train_rows, *forget_rows])
     if original.training_root and expected != original.training_root:

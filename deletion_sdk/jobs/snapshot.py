@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,10 +35,14 @@ def _decode(path: Path, digest: str, image_size: int | None) -> np.ndarray:
         raw = path.read_bytes()
     except OSError as e:
         raise ConfigurationError(f"cannot read example image {path}: {e.strerror}") from e
+    return _decode_bytes(raw, digest, image_size, where=f"example image {path}")
+
+
+def _decode_bytes(raw: bytes, digest: str, image_size: int | None, *, where: str) -> np.ndarray:
     actual = hashlib.sha256(raw).hexdigest()
     if actual != digest:
         raise IntegrityError(
-            f"example image {path} changed since registration: sha256 {actual[:16]}…, ledger {digest[:16]}…"
+            f"{where} changed since registration: sha256 {actual[:16]}…, ledger {digest[:16]}…"
         )
     with Image.open(io.BytesIO(raw)) as img:
         rgb = img.convert("RGB")
@@ -58,6 +62,7 @@ def load_examples(
     image_size: int | None = None,
     bins: AgeBins | None = None,
     cache_dir: Path | None = None,
+    read: Callable[[ExampleInput], bytes] | None = None,
 ) -> FaceTensors:
     """Load ``rows`` (sorted by example id) into a :class:`FaceTensors`.
 
@@ -67,6 +72,8 @@ def load_examples(
         image_size: resize to this square size when the files differ (None keeps them).
         bins: the age groups that turn ages into labels.
         cache_dir: where decoded tensors are cached (None disables the cache).
+        read: returns an example's bytes from its dataset's store (e.g. decrypted by the ``encrypted``
+            store); None reads the files under ``root_dir``.
 
     Returns:
         Images, labels, ages and example ids; ``subject_ids`` holds the subject references.
@@ -84,7 +91,9 @@ def load_examples(
     }
     images = _cached(rows, cache_dir, image_size) if cache_dir is not None and rows else None
     if images is None:
-        images = _decode_all(rows, root_dir, image_size)
+        images = (
+            _decode_all(rows, root_dir, image_size) if read is None else _read_all(rows, read, image_size)
+        )
         if cache_dir is not None and rows:
             _store(rows, cache_dir, image_size, images)
     return FaceTensors(images=images, labels=bins.labels_for(ages), ages=ages, **meta)
@@ -104,6 +113,24 @@ def _decode_all(
     base = Path(root_dir)
     with ThreadPoolExecutor(max_workers=4) as pool:
         arrays = list(pool.map(lambda r: _decode(base / str(r.path), r.content_digest, image_size), rows))
+    return torch.from_numpy(np.stack(arrays))
+
+
+def _read_all(
+    rows: Sequence[ExampleInput], read: Callable[[ExampleInput], bytes], image_size: int | None
+) -> torch.Tensor:
+    if not rows:
+        side = image_size or 32
+        return torch.zeros((0, 3, side, side), dtype=torch.uint8)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arrays = list(
+            pool.map(
+                lambda r: _decode_bytes(
+                    read(r), r.content_digest, image_size, where=f"example {r.example_id!r}"
+                ),
+                rows,
+            )
+        )
     return torch.from_numpy(np.stack(arrays))
 
 
