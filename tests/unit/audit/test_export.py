@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deletion_sdk.attest.keys import Ed25519Signer
 from deletion_sdk.audit import AuditLog, NewEvent
@@ -135,3 +137,35 @@ def test_only_keys_the_auditor_trusts_count(
     bad.write_text('{"kind": "entry"}\n')
     with pytest.raises(InputError, match="line 1 must be its head"):
         verify_export(bad, public_keys=log_key.public_key)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_mangled_export_fails_with_one_clear_error(
+    export: Path, log_key: Ed25519Signer, tmp_path: Path, data: st.DataObject
+) -> None:
+    """Fuzz: any line replaced by arbitrary JSON or text gives an InputError or AuditLogError, only."""
+    lines = _lines(export)
+    index = data.draw(st.integers(0, len(lines) - 1))
+    kind = data.draw(st.sampled_from(["json", "field", "text"]))
+    if kind == "json":
+        lines[index] = json.dumps(data.draw(_JSON)) + "\n"
+    elif kind == "field":
+        obj = json.loads(lines[index])
+        obj[data.draw(st.sampled_from(sorted(obj)))] = data.draw(_JSON)
+        lines[index] = json.dumps(obj) + "\n"
+    else:
+        lines[index] = data.draw(st.text(max_size=40)).replace("\n", " ") + "\n"
+    mangled = tmp_path / "mangled.jsonl"
+    mangled.write_text("".join(lines), encoding="utf-8")
+    try:
+        verify_export(mangled, public_keys=log_key.public_key)
+    except (InputError, AuditLogError) as e:
+        assert str(e).strip() and "\n" not in str(e).strip()
