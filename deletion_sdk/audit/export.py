@@ -153,14 +153,14 @@ class ExportFile:
 
     def _lines(self) -> Iterator[tuple[int, dict[str, Any]]]:
         try:
-            f = self.path.open(encoding="utf-8")
+            f = self.path.open("rb")  # decoded line by line: invalid UTF-8 is one line's fault, never a crash
         except OSError as e:
             raise InputError(f"cannot read the audit export {self.path}: {e.strerror or e}") from e
         with f:
             for number, line in enumerate(f, start=1):
                 try:
-                    obj = json.loads(line)
-                except (ValueError, UnicodeDecodeError) as e:
+                    obj = json.loads(line.decode("utf-8"))
+                except (ValueError, RecursionError) as e:  # not UTF-8 or JSON, or nested too deeply
                     raise InputError(f"{self.path} line {number}: not JSON") from e
                 if not isinstance(obj, dict):
                     raise InputError(f"{self.path} line {number}: not a JSON object")

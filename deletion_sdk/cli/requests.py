@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,11 @@ def register(app: typer.Typer) -> None:
 
         emit(report, as_json=as_json, human=human)
         if report.errors:
+            first = report.errors[0]
+            sys.stderr.write(
+                f"error: {len(report.errors)} of {report.rows} row(s) rejected "
+                f"(first: line {first.line}: {first.reason})\n"
+            )
             raise typer.Exit(1)
 
     @group.command("list")
