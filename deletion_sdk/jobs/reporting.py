@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from deletion_sdk.context import Context
 from deletion_sdk.erasure.summary import erasure_info
-from deletion_sdk.layout import JobArtifacts
+from deletion_sdk.layout import HomeLayout, JobArtifacts
 from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger import registry
 from deletion_sdk.ledger import requests as reqs
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.job_state import Attempt, AttemptOutcome, JobState
-from deletion_sdk.ledger.records import RequestRecord
+from deletion_sdk.ledger.records import HistoryEntry, ModelVersionRecord, RequestRecord
 from deletion_sdk.report import (
     AttemptInfo,
     AuditInfo,
@@ -25,6 +26,7 @@ from deletion_sdk.report import (
     ModelRef,
     ModelsInfo,
     ReportData,
+    RequestEvent,
     RequestInfo,
     ResultModelRef,
 )
@@ -39,17 +41,56 @@ def _deadline_met(record: RequestRecord, now: datetime) -> bool | None:
     return False if now > record.due_at else None
 
 
-def _attempt(attempt: Attempt, artifacts: JobArtifacts) -> AttemptInfo:
+def _train_config(model: ModelVersionRecord, home: HomeLayout) -> dict[str, Any]:
+    """The training configuration recorded beside a model version's weights (empty when unreadable)."""
+    if not model.path:
+        return {}
+    try:
+        doc = json.loads(home.artifact(model.path).with_suffix(".json").read_text(encoding="utf-8"))
+        config = doc["metadata"]["train_config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return dict(config) if isinstance(config, dict) else {}
+
+
+def _registered(attempt: Attempt) -> tuple[str | None, dict[str, Any]]:
+    """(version, default parameters) of the unlearner registered under the attempt's method, when it is
+    the class that ran (a differently registered class would describe code that did not run)."""
+    from deletion_sdk.errors import RegistryError
+    from deletion_sdk.unlearning import get_unlearner
+
+    try:
+        cls = get_unlearner(attempt.method)
+    except RegistryError:
+        return None, {}
+    if attempt.unlearner_class and attempt.unlearner_class != f"{cls.__module__}.{cls.__qualname__}":
+        return None, {}
+    return str(cls.version), cls.Params().model_dump(mode="json")
+
+
+def _params(attempt: Attempt, defaults: dict[str, Any], train_config: dict[str, Any]) -> dict[str, Any]:
+    """The parameters it ran with; a parameter left to default (None) shows the value it took, which for
+    retraining's ``epochs`` is the original training's."""
+    params = {**defaults, **attempt.params}
+    return {
+        key: train_config[key] if value is None and train_config.get(key) is not None else value
+        for key, value in params.items()
+    }
+
+
+def _attempt(attempt: Attempt, artifacts: JobArtifacts, train_config: dict[str, Any]) -> AttemptInfo:
     path = artifacts.verification(attempt.index)
     outcome = attempt.outcome
+    version, defaults = _registered(attempt)
     return AttemptInfo(
         index=attempt.index + 1,
         method=attempt.method,
-        method_version=attempt.method_version or "n/a",
-        params=dict(attempt.params),
+        method_version=attempt.method_version or version or "not recorded",
+        params=_params(attempt, defaults, train_config),
         wall_time_s=attempt.wall_time_s or 0.0,
         retrain_estimate_s=attempt.retrain_estimate_s or None,
-        device=attempt.device or "n/a",
+        budget_s=attempt.budget_s or None,
+        device=attempt.device or "not recorded",
         outcome=outcome.final,
         decision=attempt.decision,
         verification=VerificationReport.model_validate_json(path.read_text()) if path.is_file() else None,
@@ -79,13 +120,19 @@ def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_k
             else None
         )
         certificate = jobq.get_certificate(session, job_id)
+        histories = {rid: reqs.history(session, rid) for rid in request_ids}
         erasure = erasure_info(session, job_id, state.erasure) if state.erasure.done else None
     artifacts = context.layout.job(job_id)
     forget = {}
     if artifacts.forget_manifest().is_file():
         forget = json.loads(artifacts.forget_manifest().read_text())
     policy = state.policy or context.policies.get(job.policy_id)
-    attempts = tuple(_attempt(a, artifacts) for a in state.attempts)
+    # The job's new version records the original's configuration too, and outlives the original's files
+    # (retired and erased once the people it held are forgotten).
+    train_config = (_train_config(result, context.layout) if result is not None else {}) or _train_config(
+        original, context.layout
+    )
+    attempts = tuple(_attempt(a, artifacts, train_config) for a in state.attempts)
     estimate = next((a.retrain_estimate_s for a in attempts if a.retrain_estimate_s), None)
     return ReportData(
         erasure=erasure,
@@ -110,6 +157,7 @@ def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_k
                 completed_at=r.completed_at,
                 deadline_met=_deadline_met(r, now),
                 extensions=r.extensions,
+                history=tuple(_event(h) for h in histories[r.request_id]),
             )
             for r in records
         ),
@@ -138,6 +186,17 @@ def build_report_data(ledger: Ledger, context: Context, *, job_id: str, public_k
         ),
         audit=_audit_info(state),
         retrain_estimate_s=estimate,
+        processing_record=policy.processing_record,
+    )
+
+
+def _event(entry: HistoryEntry) -> RequestEvent:
+    return RequestEvent(
+        at=entry.at,
+        from_status=entry.from_status,
+        to_status=entry.to_status,
+        actor=entry.actor,
+        reason=entry.reason,
     )
 
 
