@@ -164,6 +164,22 @@ class _Formatter(logging.Formatter):
         return str(self._renderer(None, record.levelname.lower(), data))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at each record (as logging's last-resort handler does), so a
+    later redirection of stderr (a test's capture, a daemon's log file) is followed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(*, level: str = "INFO", json: bool | None = None, stream: TextIO | None = None) -> None:
     """Route the process's log records to one stream handler (for the CLI and scripts; libraries need not).
 
@@ -176,7 +192,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, stream: 
     """
     out = stream if stream is not None else sys.stderr
     use_json = (not out.isatty()) if json is None else json
-    handler = logging.StreamHandler(out)
+    handler = logging.StreamHandler(out) if stream is not None else _StderrHandler()
     handler.setFormatter(_Formatter(json=use_json))
     handler.addFilter(_REDACT)
     setattr(handler, _HANDLER_MARK, True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from deletion_sdk.cli._common import CLIState, exit_code_for, one_line
+from deletion_sdk.cli._common import CLIState, error_document, exit_code_for, one_line
 from deletion_sdk.errors import DeletionSDKError
 from deletion_sdk.logging import configure_logging
 
@@ -18,9 +18,17 @@ app = typer.Typer(
     name="deletion-sdk",
     help="Record deletion requests, make models forget, prove it, certify it.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from deletion_sdk import __version__
+
+        print(f"deletion-sdk {__version__}")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -31,6 +39,9 @@ def _root(
     ),
     database_url: str | None = typer.Option(None, "--database-url", help="SQLAlchemy URL of the ledger."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+    _version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     configure_logging(level="DEBUG" if debug else "WARNING")  # stderr: stdout stays one JSON document
     ctx.obj = CLIState(home=home, database_url=database_url, debug=debug)
@@ -89,6 +100,14 @@ def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps errors to one line on stderr and an exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args or os.environ.get("DELETION_SDK_DEBUG") == "1"
+    as_json = "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+
+    def error(message: str, error_type: str, code: int) -> None:
+        if as_json:
+            sys.stderr.write(error_document(message, error_type=error_type, code=code) + "\n")
+        else:
+            sys.stderr.write(f"error: {message}\n")
+
     command = typer.main.get_command(app)
     try:
         # Without standalone mode click *returns* the code of a `raise typer.Exit(n)` instead of raising.
@@ -98,18 +117,18 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
-        sys.stderr.write("error: aborted\n")
+        error("aborted", "Aborted", 130)
         sys.exit(130)
     except typer.TyperException as e:
         ctx = getattr(e, "ctx", None)
         if type(e).__name__ == "NoArgsIsHelpError" and ctx is not None:
             sys.stdout.write(ctx.get_help() + "\n")
             sys.exit(0)
-        sys.stderr.write(f"error: {e.format_message()}\n")
+        error(e.format_message(), "UsageError", e.exit_code)
         sys.exit(e.exit_code)
     except DeletionSDKError as e:
         if debug:
             raise
-        sys.stderr.write(f"error: {one_line(e)}\n")
+        error(one_line(e), type(e).__name__, exit_code_for(e))
         sys.exit(exit_code_for(e))
     sys.exit(0)

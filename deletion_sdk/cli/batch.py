@@ -11,9 +11,10 @@ from pathlib import Path
 
 import typer
 
-from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli._common import JsonOption, console, emit, emit_list, unknown_name
 from deletion_sdk.cli.core import open_sdk
 from deletion_sdk.jobs.results import BatchResult, ModelSummary
+from deletion_sdk.sdk import DeletionSDK
 
 __all__ = ["print_batch_summary", "register"]
 
@@ -26,13 +27,28 @@ def _get(model: ModelSummary | None, field: str) -> float | None:
     return None if model is None else getattr(model, field)
 
 
+def _full_job_id(sdk: DeletionSDK, job_id: str) -> str:
+    """The job id that is ``job_id`` or uniquely starts with it."""
+    from deletion_sdk.ledger.ids import resolve_id
+
+    with sdk.ledger.session(write=False) as session:
+        return resolve_id(session, "job", job_id)
+
+
+def check_model_name(sdk: DeletionSDK, model: str) -> None:
+    """Raise, listing the registered model names, when no version of ``model`` is registered."""
+    known = {m.name for m in sdk.list_models()}
+    if model not in known:
+        raise unknown_name("model", model, known, hint=" (train one with `deletion-sdk models train`)")
+
+
 def print_batch_summary(result: BatchResult) -> None:
     """A readable summary table of one batch run."""
     from rich.table import Table
 
     table = Table(title=f"batch job {result.job_id or '—'}: {result.status}", show_header=False)
-    table.add_column("what", style="bold")
-    table.add_column("value")
+    table.add_column("what", style="bold", no_wrap=True)
+    table.add_column("value", overflow="fold")  # paths wrap in a narrow terminal, never "…"
     rows = [
         ("model / policy", f"{result.model} / {result.policy or '—'}"),
         (
@@ -97,6 +113,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Take the due requests for a model, unlearn, verify, certify (resumes an interrupted job)."""
         with open_sdk(ctx) as sdk:
+            check_model_name(sdk, model)
             progress = None if as_json else (lambda msg: print(f"· {msg}", file=sys.stderr))
             result = sdk.run_batch(
                 model=model, policy=policy, unlearner=unlearner, max_requests=max_requests, progress=progress
@@ -115,25 +132,33 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """List batch jobs, newest first."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             jobs = sdk.list_jobs(model=model, status=status)
-        rows = [j.model_dump(mode="json", exclude={"state"}) for j in jobs]
-
-        def human() -> None:
-            from rich.table import Table
-
-            table = Table("job", "model", "policy", "status", "step", "created")
-            for j in jobs:
-                table.add_row(j.job_id, j.model_name, j.policy_id, j.status, j.step, j.created_at.isoformat())
-            console().print(table)
-
-        emit(rows, as_json=as_json, human=human)
+        emit_list(
+            [j.model_dump(mode="json", exclude={"state"}) for j in jobs],
+            as_json=as_json,
+            columns=("job_id", "model", "policy", "status", "step", "created_at"),
+            row=lambda j: (
+                j["job_id"],
+                j["model_name"],
+                j["policy_id"],
+                j["status"],
+                j["step"],
+                j["created_at"],
+            ),
+            noun="job",
+            whole=("job_id",),
+        )
 
     @group.command("show")
-    def show(ctx: typer.Context, job_id: str = typer.Argument(...), as_json: bool = JsonOption) -> None:
+    def show(
+        ctx: typer.Context,
+        job_id: str = typer.Argument(..., help="Batch job id (or its first characters)."),
+        as_json: bool = JsonOption,
+    ) -> None:
         """Show one job: status, step and the recorded outcome of every step."""
-        with open_sdk(ctx) as sdk:
-            job = sdk.get_job(job_id=job_id)
+        with open_sdk(ctx, read_only=True) as sdk:
+            job = sdk.get_job(job_id=_full_job_id(sdk, job_id))
         data = job.model_dump(mode="json")
         data["state"].pop("certificate_envelope", None)
         emit(data, as_json=as_json, human=None)
@@ -141,11 +166,11 @@ def register(app: typer.Typer) -> None:
     @app.command("report")
     def report_(
         ctx: typer.Context,
-        job_id: str = typer.Argument(..., help="Batch job id."),
+        job_id: str = typer.Argument(..., help="Batch job id (or its first characters)."),
         out: Path = typer.Option(Path("report.html"), "--out", help="Where to write the HTML page."),
         as_json: bool = JsonOption,
     ) -> None:
         """Write the privacy officer's self-contained HTML report of a job."""
-        with open_sdk(ctx) as sdk:
-            path = sdk.write_report(job_id=job_id, out=out)
+        with open_sdk(ctx, read_only=True) as sdk:
+            path = sdk.write_report(job_id=_full_job_id(sdk, job_id), out=out)
         emit({"report": str(path)}, as_json=as_json, human=lambda: print(f"wrote {path}"))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 from deletion_sdk import __version__
 from deletion_sdk.cli._common import JsonOption, emit, state
+from deletion_sdk.errors import ConfigurationError
 from deletion_sdk.logging import configure_logging
 from deletion_sdk.sdk import DeletionSDK, resolve_settings
+from deletion_sdk.settings import Settings
 
 __all__ = ["open_sdk", "register"]
 
@@ -18,11 +22,40 @@ def _configure(ctx: typer.Context) -> None:
     configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
 
 
-def open_sdk(ctx: typer.Context) -> DeletionSDK:
-    """The SDK for this invocation's ``--home`` / ``--database-url`` (creating HOME on first use)."""
+def open_sdk(ctx: typer.Context, *, read_only: bool = False) -> DeletionSDK:
+    """The SDK for this invocation's ``--home`` / ``--database-url``.
+
+    Args:
+        ctx: the command's context.
+        read_only: the command only reads. A missing deployment is then an error naming ``init`` instead
+            of a new, empty one created on the spot (a mistyped HOME would otherwise answer "0 requests").
+
+    Raises:
+        ConfigurationError: ``read_only`` and there is no ledger at HOME / the database URL.
+    """
     _configure(ctx)
     st = state(ctx)
+    if read_only:
+        _require_deployment(resolve_settings(home=st.home, database_url=st.database_url))
     return DeletionSDK.open(home=st.home, database_url=st.database_url)
+
+
+def _require_deployment(settings: Settings) -> None:
+    from deletion_sdk.ledger.db import normalise_database_url
+
+    url = normalise_database_url(settings.resolved_database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return  # a server database: opening it says whether it is there
+    if not Path(url.database).is_file():
+        where = (
+            f"HOME {str(settings.home)!r}"
+            if Path(url.database).parent.resolve() == settings.home.resolve()
+            else f"database {url.database!r}"
+        )
+        raise ConfigurationError(
+            f"No deployment at {where}: run 'deletion-sdk init' first (or give the right --home / "
+            "DELETION_SDK_HOME)."
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -6,11 +6,23 @@ from pathlib import Path
 
 import typer
 
-from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli._common import JsonOption, emit, emit_list, shorten, unknown_name
 from deletion_sdk.cli.core import open_sdk
+from deletion_sdk.errors import NotFoundError
 from deletion_sdk.ledger.records import DatasetRecord
+from deletion_sdk.sdk import DeletionSDK
 
 __all__ = ["register"]
+
+
+def known_dataset(sdk: DeletionSDK, dataset: str) -> DatasetRecord:
+    """The dataset named (or numbered) ``dataset``; unknown, the error lists the registered names."""
+    try:
+        return sdk.get_dataset(dataset=dataset)
+    except NotFoundError:
+        names = [d.name for d in sdk.list_datasets()]
+        hint = " (register one with `deletion-sdk datasets register`)"
+        raise unknown_name("dataset", dataset, names, hint=hint) from None
 
 
 def _print(record: DatasetRecord) -> None:
@@ -116,33 +128,30 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Show one dataset."""
-        with open_sdk(ctx) as sdk:
-            record = sdk.get_dataset(dataset=dataset)
+        with open_sdk(ctx, read_only=True) as sdk:
+            record = known_dataset(sdk, dataset)
         emit(record, as_json=as_json, human=lambda: _print(record))
 
     @group.command("list")
     def list_(ctx: typer.Context, as_json: bool = JsonOption) -> None:
         """List registered datasets."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             records = sdk.list_datasets()
-
-        def human() -> None:
-            from rich.table import Table
-
-            table = Table("id", "name", "examples", "subjects", "splits", "examples_root")
-            for r in records:
-                splits = ", ".join(f"{k}={v}" for k, v in r.splits.items())
-                table.add_row(
-                    str(r.dataset_id),
-                    r.name,
-                    str(r.n_examples),
-                    str(r.n_subjects),
-                    splits,
-                    r.examples_root[:16] + "…",
-                )
-            console().print(table)
-
-        emit(list(records), as_json=as_json, human=human)
+        emit_list(
+            records,
+            as_json=as_json,
+            columns=("id", "name", "examples", "subjects", "splits", "examples_root"),
+            row=lambda r: (
+                r.dataset_id,
+                r.name,
+                r.n_examples,
+                r.n_subjects,
+                ", ".join(f"{k}={v}" for k, v in r.splits.items()),
+                shorten(r.examples_root),
+            ),
+            noun="dataset",
+            whole=("name",),
+        )
 
     @group.command("synth")
     def synth(

@@ -7,29 +7,37 @@ from typing import Any
 
 import typer
 
-from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli._common import JsonOption, console, emit, emit_list, shorten, unknown_name
 from deletion_sdk.cli.core import open_sdk
+from deletion_sdk.cli.datasets import known_dataset
 from deletion_sdk.ledger.records import ModelVersionRecord
 
 __all__ = ["register"]
 
 
+def _row(r: ModelVersionRecord) -> tuple[object, ...]:
+    acc = r.metrics.get("holdout_accuracy")
+    return (
+        r.model_version_id,
+        r.name,
+        r.version,
+        r.status,
+        r.architecture,
+        r.parent_id or "",
+        "" if acc is None else f"{acc:.3f}",
+        shorten(r.weights_digest),
+    )
+
+
+_COLUMNS = ("id", "name", "version", "status", "arch", "parent", "holdout acc", "digest")
+
+
 def _table(records: tuple[ModelVersionRecord, ...]) -> None:
     from rich.table import Table
 
-    table = Table("id", "name", "version", "status", "arch", "parent", "holdout acc", "digest")
+    table = Table(*_COLUMNS)
     for r in records:
-        acc = r.metrics.get("holdout_accuracy")
-        table.add_row(
-            str(r.model_version_id),
-            r.name,
-            str(r.version),
-            r.status,
-            r.architecture,
-            str(r.parent_id or ""),
-            "" if acc is None else f"{acc:.3f}",
-            r.weights_digest[:16] + "…",
-        )
+        table.add_row(*(str(cell) for cell in _row(r)))
     console().print(table)
 
 
@@ -58,6 +66,7 @@ def register(app: typer.Typer) -> None:
         if image_size is not None:
             overrides["image_size"] = image_size
         with open_sdk(ctx) as sdk:
+            known_dataset(sdk, dataset)
             record = sdk.train_model(
                 dataset=dataset,
                 name=name,
@@ -92,16 +101,19 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """List model versions."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             records = sdk.list_models(name=name)
-        emit(list(records), as_json=as_json, human=lambda: _table(records))
+            if name is not None and not records:
+                known = {m.name for m in sdk.list_models()}
+                raise unknown_name("model", name, known, hint=" (train one with `deletion-sdk models train`)")
+        emit_list(records, as_json=as_json, columns=_COLUMNS, row=_row, noun="model version", whole=("name",))
 
     @group.command("show")
     def show(
         ctx: typer.Context, model_version_id: int = typer.Argument(...), as_json: bool = JsonOption
     ) -> None:
         """Show one model version."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             record = sdk.get_model(model_version_id=model_version_id)
         emit(record, as_json=as_json, human=lambda: print(record.model_dump_json(indent=2)))
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli._common import JsonOption, emit, emit_list
 from deletion_sdk.policy import Policy, list_policies, load_policy_file
 
 
@@ -36,24 +36,22 @@ def register(app: typer.Typer) -> None:
         from deletion_sdk.sdk import resolve_settings
 
         policies = list_policies(policy_dir=policy_dir or resolve_settings().policy_dir)
-
-        def human() -> None:
-            from rich.table import Table
-
-            table = Table("id", "title", "deadline", "extension", "methods", "tier")
-            for p in policies:
-                r = _row(p)
-                table.add_row(
-                    p.id,
-                    p.title,
-                    str(r["deadline"]),
-                    str(r["extension"] or "none"),
-                    " → ".join(p.unlearning.methods),
-                    p.verification.tier.value,
-                )
-            console().print(table)
-
-        emit([_row(p) for p in policies], as_json=as_json, human=human)
+        emit_list(
+            [_row(p) for p in policies],
+            as_json=as_json,
+            columns=("id", "title", "deadline", "extension", "methods", "tier"),
+            row=lambda r: (
+                r["id"],
+                r["title"],
+                r["deadline"],
+                r["extension"] or "none",
+                " → ".join(r["methods"]),
+                r["tier"],
+            ),
+            noun="policy",
+            plural="policies",
+            whole=("id",),
+        )
 
     @group.command("check")
     def check(

@@ -8,28 +8,38 @@ from typing import Any
 
 import typer
 
-from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli._common import JsonOption, emit, emit_list, read_secret_arg, shorten
 from deletion_sdk.cli.core import open_sdk
 from deletion_sdk.ledger.records import RequestRecord
+from deletion_sdk.sdk import DeletionSDK
 
 __all__ = ["register"]
 
 
-def _table(records: tuple[RequestRecord, ...]) -> None:
-    from rich.table import Table
-
-    table = Table("request_id", "policy", "status", "received_at", "due_at", "subject_ref")
-    for r in records:
-        table.add_row(
+def _list(records: tuple[RequestRecord, ...], *, as_json: bool) -> None:
+    emit_list(
+        records,
+        as_json=as_json,
+        columns=("request_id", "policy", "status", "received_at", "due_at", "subject_ref"),
+        row=lambda r: (
             r.request_id,
             r.policy,
             r.status,
             r.received_at.isoformat(),
             r.due_at.isoformat(),
-            r.subject_ref[:16] + "…",
-        )
-    console().print(table)
-    print(f"{len(records)} request(s)")
+            shorten(r.subject_ref),
+        ),
+        noun="request",
+        whole=("request_id",),
+    )
+
+
+def _full_id(sdk: DeletionSDK, request_id: str) -> str:
+    """The request id that is ``request_id`` or uniquely starts with it."""
+    from deletion_sdk.ledger.ids import resolve_id
+
+    with sdk.ledger.session(write=False) as session:
+        return resolve_id(session, "request", request_id)
 
 
 def _one(record: RequestRecord, **extra: Any) -> dict[str, Any]:
@@ -49,7 +59,10 @@ def register(app: typer.Typer) -> None:
     def submit(
         ctx: typer.Context,
         subject: str = typer.Option(
-            ..., "--subject", help="The person's identifier (only its keyed hash is kept)."
+            ...,
+            "--subject",
+            help="The person's identifier (only its keyed hash is kept); '-' reads it from stdin, keeping "
+            "it out of the shell's history.",
         ),
         policy: str = typer.Option(..., "--policy", help="Policy id, e.g. gdpr-art17 or ccpa."),
         received_at: str | None = typer.Option(None, "--received-at", help="ISO 8601; default now (UTC)."),
@@ -60,6 +73,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Record a deletion request."""
+        subject = read_secret_arg(subject, option="--subject")
         with open_sdk(ctx) as sdk:
             result = sdk.submit_request(
                 subject=subject,
@@ -125,9 +139,9 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """List requests, soonest due first."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             records = sdk.list_requests(status=status, policy=policy, due_before=due_before, limit=limit)
-        emit(list(records), as_json=as_json, human=lambda: _table(records))
+        _list(records, as_json=as_json)
 
     @group.command("overdue")
     def overdue(
@@ -136,18 +150,19 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """List open requests past their due date."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
             records = sdk.overdue(now=now)
-        emit(list(records), as_json=as_json, human=lambda: _table(records))
+        _list(records, as_json=as_json)
 
     @group.command("show")
     def show(
         ctx: typer.Context,
-        request_id: str = typer.Argument(..., help="Request id."),
+        request_id: str = typer.Argument(..., help="Request id (or its first characters)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Show one request and its history."""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
+            request_id = _full_id(sdk, request_id)
             record = sdk.get_request(request_id=request_id)
             history = sdk.request_history(request_id=request_id)
         data = _one(record, history=[h.model_dump(mode="json") for h in history])
@@ -165,47 +180,47 @@ def register(app: typer.Typer) -> None:
     @group.command("verify")
     def verify(
         ctx: typer.Context,
-        request_id: str = typer.Argument(..., help="Request id."),
+        request_id: str = typer.Argument(..., help="Request id (or its first characters)."),
         reason: str | None = typer.Option(None, "--reason", help="How the identity was verified."),
         as_json: bool = JsonOption,
     ) -> None:
         """Mark the requester's identity as verified (received -> verified)."""
         with open_sdk(ctx) as sdk:
-            record = sdk.verify_request(request_id=request_id, reason=reason, actor="cli")
+            record = sdk.verify_request(request_id=_full_id(sdk, request_id), reason=reason, actor="cli")
         emit(_one(record), as_json=as_json, human=lambda: _line(record, "verified "))
 
     @group.command("extend")
     def extend(
         ctx: typer.Context,
-        request_id: str = typer.Argument(..., help="Request id."),
+        request_id: str = typer.Argument(..., help="Request id (or its first characters)."),
         reason: str = typer.Option(..., "--reason", help="Why more time is needed (recorded)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Extend the deadline once, as the request's policy allows."""
         with open_sdk(ctx) as sdk:
-            record = sdk.extend_request(request_id=request_id, reason=reason, actor="cli")
+            record = sdk.extend_request(request_id=_full_id(sdk, request_id), reason=reason, actor="cli")
         emit(_one(record), as_json=as_json, human=lambda: _line(record, "extended "))
 
     @group.command("deny")
     def deny(
         ctx: typer.Context,
-        request_id: str = typer.Argument(..., help="Request id."),
+        request_id: str = typer.Argument(..., help="Request id (or its first characters)."),
         reason: str = typer.Option(..., "--reason", help="Why the request is denied (recorded)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Deny a request."""
         with open_sdk(ctx) as sdk:
-            record = sdk.deny_request(request_id=request_id, reason=reason, actor="cli")
+            record = sdk.deny_request(request_id=_full_id(sdk, request_id), reason=reason, actor="cli")
         emit(_one(record), as_json=as_json, human=lambda: _line(record, "denied "))
 
     @group.command("cancel")
     def cancel(
         ctx: typer.Context,
-        request_id: str = typer.Argument(..., help="Request id."),
+        request_id: str = typer.Argument(..., help="Request id (or its first characters)."),
         reason: str | None = typer.Option(None, "--reason", help="Why (e.g. withdrawn by the person)."),
         as_json: bool = JsonOption,
     ) -> None:
         """Cancel a request before unlearning starts."""
         with open_sdk(ctx) as sdk:
-            record = sdk.cancel_request(request_id=request_id, reason=reason, actor="cli")
+            record = sdk.cancel_request(request_id=_full_id(sdk, request_id), reason=reason, actor="cli")
         emit(_one(record), as_json=as_json, human=lambda: _line(record, "cancelled "))

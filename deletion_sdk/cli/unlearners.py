@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from deletion_sdk.cli._common import JsonOption, console, emit, state
+from deletion_sdk.cli._common import JsonOption, emit_list, state
 from deletion_sdk.logging import configure_logging
 
 
@@ -38,14 +37,18 @@ def register(app: typer.Typer) -> None:
         from deletion_sdk.unlearning import list_unlearners
 
         rows = [_describe(name) for name in list_unlearners()]
-
-        def human() -> None:
-            table = Table("name", "description", "default parameters", "source")
-            for row in rows:
-                params = ", ".join(f"{k}={v}" for k, v in row["params"].items()) or "-"
-                table.add_row(row["name"], row["description"], params, row["source"])
-            console().print(table)
-
-        emit({"unlearners": rows}, as_json=as_json, human=human)
+        emit_list(
+            rows,
+            as_json=as_json,
+            columns=("name", "description", "default parameters", "source"),
+            row=lambda r: (
+                r["name"],
+                r["description"],
+                ", ".join(f"{k}={v}" for k, v in r["params"].items()) or "-",
+                r["source"],
+            ),
+            noun="unlearner",
+            whole=("name",),
+        )
 
     app.add_typer(group, name="unlearners")

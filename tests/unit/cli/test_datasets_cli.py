@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import structlog
 
 from deletion_sdk.cli.app import main
+from tests.unit.cli._errors import json_error
 
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "data" / "sample_dataset"
 
@@ -65,7 +66,9 @@ def test_register_show_and_list_the_sample_dataset(capsys: pytest.CaptureFixture
     code, out, _ = run(capsys, home, "datasets", "list")
     assert code == 0 and "sample" in out
     code, out, err = run(capsys, home, "datasets", "show", "nope")
-    assert code == 2 and err == "error: no dataset 'nope'\n"
+    assert code == 2 and err == "error: Unknown dataset 'nope'. Known datasets: sample.\n"
+    code, out, err = run(capsys, home, "datasets", "show", "sampel")
+    assert code == 2 and err.endswith("Known datasets: sample. Did you mean 'sample'?\n")
 
 
 @pytest.mark.parametrize(
@@ -101,7 +104,7 @@ def test_bad_manifest_exits_2_and_changes_nothing(
         capsys, home, "datasets", "register", "--name", "bad", "--manifest", str(manifest), "--json"
     )
     assert (code, out) == (2, "")
-    assert err.startswith("error: ") and message in err
+    assert message in json_error(err)["message"]
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert "@example.com" not in err
     assert snapshot(home) == before

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import structlog
 
 from deletion_sdk.cli.app import main
+from tests.unit.cli._errors import json_error
 
 
 def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
@@ -58,7 +59,7 @@ def test_submit_refuses_hostile_input(
     before = snapshot(home)
     code, out, err = run(capsys, home, "requests", "submit", *extra, "--json")
     assert (code, out) == (2, "")
-    assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+    assert message in json_error(err)["message"]
     assert snapshot(home) == before
 
 

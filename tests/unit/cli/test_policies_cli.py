@@ -12,6 +12,7 @@ import pytest
 from deletion_sdk.cli.app import main
 from deletion_sdk.policy import load_policy
 from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
+from tests.unit.cli._errors import json_error
 
 BUILTINS = ["ccpa", "gdpr-art17", "strict"]
 
@@ -118,7 +119,7 @@ def test_check_names_the_line_and_field_of_a_malformed_file(
     fragment = f"{edit[0]}: {edit[1]}"
     code, out, err = run(capsys, "policies", "check", str(path), "--json")
     assert code == 2 and out == ""
-    assert err.startswith(f"error: {path}:{_line_of(path, fragment)}: field '{field}': "), err
+    assert json_error(err)["message"].startswith(f"{path}:{_line_of(path, fragment)}: field '{field}': "), err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
@@ -144,4 +145,4 @@ def test_list_fails_on_a_malformed_file_in_the_directory(
     path = _house(tmp_path / "policies", edit=("tier", "bogus"))
     code, out, err = run(capsys, "policies", "list", "--dir", str(path.parent), "--json")
     assert code == 2 and out == ""
-    assert err.startswith(f"error: {path}:") and "verification.tier" in err
+    assert json_error(err)["message"].startswith(f"{path}:") and "verification.tier" in err

@@ -17,6 +17,7 @@ import pytest
 from deletion_sdk.cli.app import main
 from deletion_sdk.training import TrainConfig
 from deletion_sdk.verification.qualification import load_qualification
+from tests.unit.cli._errors import json_error
 
 CONFIG = TrainConfig(arch="tiny_cnn", image_size=16, epochs=1, batch_size=256)
 
@@ -96,5 +97,5 @@ def test_qualify_rejects_bad_options_with_exit_2(
     args = ["--home", str(sdk_home), "qualify", "--unlearner", "finetune", "--size", "tiny", *extra]
     code, out, err = run(capsys, *args, "--json")
     assert code == 2 and out == ""
-    assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
+    assert message in json_error(err)["message"]
     assert not (sdk_home / "qualification").exists() or not any((sdk_home / "qualification").glob("*.json"))

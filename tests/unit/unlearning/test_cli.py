@@ -16,7 +16,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_unlearners_list_json_is_one_document_with_defaults() -> None:
     out = _run("unlearners", "list", "--json")
     assert out.returncode == 0, out.stderr
-    rows = json.loads(out.stdout)["unlearners"]
+    rows = json.loads(out.stdout)  # one list shape for every list command: an array of objects
     assert [r["name"] for r in rows] == list_unlearners()
     for row in rows:
         cls = get_unlearner(row["name"])

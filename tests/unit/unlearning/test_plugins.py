@@ -113,7 +113,7 @@ def test_cli_lists_plugin_in_a_fresh_process(plugin_site: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    rows = {row["name"]: row for row in json.loads(out.stdout)["unlearners"]}
+    rows = {row["name"]: row for row in json.loads(out.stdout)}
     assert rows["head_reset"]["source"].startswith("plugin:example-unlearner-plugin==")
     assert rows["head_reset"]["params"] == {"epochs": 2, "lr_scale": 1.0}
     assert "retrain" in rows and rows["retrain"]["exact"] is True
