@@ -18,7 +18,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from deletion_sdk.cli._common import JsonOption, emit
+from deletion_sdk.cli._common import JsonOption, emit, shorten
 from deletion_sdk.cli.batch import print_batch_summary
 
 __all__ = ["DemoPlan", "register"]
@@ -129,10 +129,10 @@ def _run(workdir: Path, quick: bool, seed: int, as_json: bool) -> dict[str, Any]
         if result.certificate_path:
             verified = sdk.verify_certificate(path=result.certificate_path)
             checks["certificate"] = {"valid": True, "key_id": verified.key_id}
-            con.print(f"✓ certificate verifies (key {verified.key_id[:16]}…, audit entry bound)")
+            con.print(f"✓ certificate verifies (key {shorten(verified.key_id)}, audit entry bound)")
         audit = sdk.verify_audit_log()
         checks["audit_log"] = {"valid": True, "entries": audit.tree_size, "root": audit.root_hash}
-        con.print(f"✓ audit log verifies: {audit.tree_size} entries, root {audit.root_hash[:16]}…")
+        con.print(f"✓ audit log verifies: {audit.tree_size} entries, root {shorten(audit.root_hash)}")
         key = sdk.key_info()
 
     timings["total_s"] = time.perf_counter() - started

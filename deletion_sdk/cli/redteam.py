@@ -13,6 +13,7 @@ import sys
 import typer
 
 from deletion_sdk.cli._common import JsonOption, console, emit
+from deletion_sdk.cli.batch import check_model_name
 from deletion_sdk.cli.core import open_sdk
 from deletion_sdk.jobs.redteam import RedTeamReport
 
@@ -77,7 +78,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Would the policy certify a cheat that forgets nothing? (read-only; exit 1 if so)"""
-        with open_sdk(ctx) as sdk:
+        with open_sdk(ctx, read_only=True) as sdk:
+            check_model_name(sdk, model)
             progress = None if as_json else (lambda msg: print(f"· {msg}", file=sys.stderr))
             report = sdk.red_team(
                 model=model,
