@@ -20,8 +20,11 @@ What it does, on an empty deployment (a scratch PostgreSQL database, dropped aft
    duplicated.
 
 The client is a minimal asyncio HTTP/1.1 client (it costs far less CPU than the server, which shares the
-same cores). Figures: achieved requests/s, p50/p90/p99/max latency in ms, non-2xx answers, and the load
-average before and after (the machine may be shared: read the figures with it).
+same cores). Figures: achieved requests/s, p50/p90/p99/max latency in ms, non-2xx answers, the load
+average before and after (the machine may be shared: read the figures with it), and the CPU milliseconds
+each intake cost the server processes, the client and the PostgreSQL backends during the steady phase.
+``capacity_on_2_idle_cores_estimate`` = 2,000 / (their sum): the intake rate two otherwise idle cores could
+sustain at that cost; an estimate for reading a run on a busy machine, not a measurement.
 """
 
 from __future__ import annotations
@@ -62,6 +65,40 @@ class Outcome:
 class Phase:
     outcomes: list[Outcome] = field(default_factory=list)
     elapsed_s: float = 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total, stack = 0.0, [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except (OSError, IndexError, ValueError):
+            continue
+        stack.extend(int(c) for c in children)
+    return total
+
+
+def _postgres_cpu_s(database_url: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving ``database_url``'s database (same machine only)."""
+    if not database_url.startswith("postgresql"):
+        return 0.0
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            pids = [
+                int(r[0])
+                for r in conn.execute(
+                    sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+                ).all()
+            ]
+    finally:
+        engine.dispose()
+    return sum(_cpu_s(p) for p in pids)
 
 
 def _free_port() -> int:
@@ -253,7 +290,17 @@ def _bench(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         n = int(args.rate * args.duration)
         steady_jobs = [(i / args.rate, f"steady-{i}", _body(f"steady-{i}@example.com")) for i in range(n)]
         load_before = os.getloadavg()
+        server_cpu = _cpu_s(proc.pid)
+        client_cpu = time.process_time()
+        db_cpu = _postgres_cpu_s(url)
         steady = asyncio.run(_run_phase(port, token, steady_jobs, args.connections))
+        done = max(1, sum(1 for o in steady.outcomes if 200 <= o.status < 300))
+        cpu_ms = {
+            "server": round((_cpu_s(proc.pid) - server_cpu) * 1000 / done, 3),
+            "client": round((time.process_time() - client_cpu) * 1000 / done, 3),
+            # backends that lived through the phase (pooled connections): a lower bound
+            "postgres": round((_postgres_cpu_s(url) - db_cpu) * 1000 / done, 3),
+        }
         replay_jobs = [
             (0.0, f"replay-{k}", _body(f"replay-{k}@example.com"))
             for k in range(args.replay_keys)
@@ -270,6 +317,8 @@ def _bench(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             proc.kill()
     return {
         "steady": _summary(steady),
+        "cpu_ms_per_intake": cpu_ms,
+        "capacity_on_2_idle_cores_estimate": round(2000.0 / max(sum(cpu_ms.values()), 1e-9), 1),
         "replay": _summary(replay),
         "ledger_check": _check_ledger(url, subject_key, [warmup, steady, replay]),
         "load_average_before": [round(x, 2) for x in load_before],

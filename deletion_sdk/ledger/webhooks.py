@@ -60,6 +60,10 @@ _PAYLOAD_KEYS = (
     "previous_due_at",
 )
 _MAX_ERROR = 500
+_ENDPOINTS = table_of(WebhookEndpointRow)
+# Built once: enqueue runs inside every request change's transaction.
+_ENABLED_ENDPOINTS = sa.select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(_ENDPOINTS.c.disabled_at.is_(None))
+_INSERT_DELIVERY = sa.insert(table_of(WebhookDeliveryRow))
 
 
 class EndpointRecord(BaseModel):
@@ -252,11 +256,7 @@ def enqueue(session: Session, events: Sequence[ChangeEvent], *, now: datetime | 
     wanted = [e for e in events if e.type in WEBHOOK_EVENT_TYPES]
     if not wanted:
         return 0
-    endpoints = session.execute(
-        sa.select(table_of(WebhookEndpointRow).c.id, table_of(WebhookEndpointRow).c.events).where(
-            table_of(WebhookEndpointRow).c.disabled_at.is_(None)
-        )
-    ).all()
+    endpoints = session.execute(_ENABLED_ENDPOINTS).all()
     if not endpoints:
         return 0
     stamp = now or utcnow()
@@ -283,7 +283,7 @@ def enqueue(session: Session, events: Sequence[ChangeEvent], *, now: datetime | 
                 }
             )
     if rows:
-        session.execute(sa.insert(table_of(WebhookDeliveryRow)), rows)
+        session.execute(_INSERT_DELIVERY, rows)
     return len(rows)
 
 
