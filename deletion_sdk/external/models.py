@@ -223,7 +223,7 @@ def register_external_model(
         name=name,
         weights_digest=saved.digest,
         architecture=arch,
-        path=str(saved.weights_path),
+        path=layout.stored_path(saved.weights_path),
         dataset_id=dataset_id,
         training_root=root,
         metrics=metrics,

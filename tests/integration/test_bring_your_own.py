@@ -134,8 +134,9 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
             train = lineage.dataset_examples(session, dataset="faces", split="train")
         forgotten = {sdk.subject_ref(subject=p) for p in people[:2]}
         retain = [r for r in train if r.subject_ref not in forgotten]
+        weights = sdk.layout.artifact(new.path or "")
     assert new.parent_id == original["model_version_id"] and new.architecture == "torchvision:resnet18"
-    meta = load_checkpoint(new.path or "").metadata
+    meta = load_checkpoint(weights).metadata
     assert meta.train_config is not None
     assert meta.train_config.model_copy(update={"seed": config.seed}) == config  # retrained with the recipe
     assert meta.training_root == training_set_root(retain) == new.training_root  # without the forgotten

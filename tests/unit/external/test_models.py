@@ -62,10 +62,10 @@ def test_registered_with_recipe_and_lineage(sdk: DeletionSDK, utk: UTKFolder, tm
     with sdk.ledger.session(write=False) as session:
         train = lineage.dataset_examples(session, dataset="faces", split="train")
     assert version.training_root == training_set_root(train)
-    meta = load_checkpoint(version.path or "").metadata
+    meta = load_checkpoint(sdk.layout.artifact(version.path or "")).metadata
     assert meta.train_config == RECIPE.train_config(arch=ARCH, num_classes=AgeBins().num_classes)
     assert meta.training_root == version.training_root and meta.extra["training_recipe"] == "recorded"
-    loaded = load_model_version(version).model
+    loaded = load_model_version(version, layout=sdk.layout).model
     x = torch.rand(3, 3, 16, 16)
     mean, std = torch.tensor(IMAGENET.mean).view(1, 3, 1, 1), torch.tensor(IMAGENET.std).view(1, 3, 1, 1)
     assert torch.allclose(loaded(x), net((x - mean) / std), atol=1e-6)  # the team's model, unchanged
@@ -115,7 +115,7 @@ def test_without_a_recipe_only_methods_that_need_none_run(sdk: DeletionSDK, tmp_
     _, weights = _weights(tmp_path)
     version = sdk.register_external_model(name="bare", architecture=ARCH, weights=weights, image_size=16)
     assert version.metrics["recipe"] == "none" and version.training_root is None
-    loaded = load_model_version(version)
+    loaded = load_model_version(version, layout=sdk.layout)
     assert loaded.metadata.train_config is None
     forget, retain = _faces(4, 1), _faces(12, 2)
     context = UnlearningContext(device="cpu", seed=0, train_config=loaded.metadata.train_config)

@@ -155,7 +155,7 @@ def test_architecture_plugin_registers_an_external_model(
         lineage=rec.lineage(),
         recipe=recipe,
     )
-    loaded = load_model_version(version)
+    loaded = load_model_version(version, layout=sdk.layout)
     assert loaded.metadata.train_config is not None and loaded.metadata.train_config.arch == "team_tiny"
     x = torch.rand(2, 3, 8, 8)
     assert torch.equal(loaded.model(x), net.eval()(x))
