@@ -131,4 +131,13 @@ def main(argv: list[str] | None = None) -> None:
             raise
         error(one_line(e), type(e).__name__, exit_code_for(e))
         sys.exit(exit_code_for(e))
+    except UnicodeError:
+        # Invalid UTF-8 on the command line arrives as lone surrogates; it is bad input, not a crash.
+        bad = next(
+            (i for i, a in enumerate(args, start=1) if any("\ud800" <= c <= "\udfff" for c in a)), None
+        )
+        if bad is None or debug:
+            raise
+        error(f"argument {bad} is not valid UTF-8 text", "InputError", 2)
+        sys.exit(2)
     sys.exit(0)

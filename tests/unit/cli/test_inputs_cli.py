@@ -115,3 +115,21 @@ def test_a_deeply_nested_policy_is_bad_input(
     path.write_text("a: " + "[" * 20_000 + "]" * 20_000 + "\n")
     code, out, err = run(capsys, home, "policies", "check", str(path))
     assert (code, out) == (2, "") and err == f"error: {path}:1: nested deeper than 16 levels\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["requests", "show", "\udcff"],
+        ["requests", "list", "--policy", "\udcff"],
+        ["requests", "verify", "r\udcff"],
+    ],
+)
+def test_invalid_utf8_anywhere_in_argv_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], home: Path, args: list[str]
+) -> None:
+    """Found 4: what Python decodes invalid UTF-8 in argv to (lone surrogates) is bad input, exit 2."""
+    run(capsys, home, "init")
+    code, out, err = run(capsys, home, *args)
+    assert (code, out) == (2, "") and err.startswith("error: ") and len(err.splitlines()) == 1
+    assert "UTF-8" in err and "Traceback" not in err
