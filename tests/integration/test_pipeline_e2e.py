@@ -53,6 +53,7 @@ def test_pipeline_end_to_end(sqlite_template: Workspace, tmp_path: Path, env_for
         types = [e.event.type for e in sdk.audit_log.entries()]
         report = sdk.write_report(job_id=result.job_id, out=tmp_path / "r.html")
     assert log.tree_size == len(types)
+    assert log.unsigned_entries == 0 and types[-1] == "job.completed"  # a signed checkpoint closes the job
     for expected in (
         "request.received",
         "request.status_changed",
