@@ -132,7 +132,12 @@ def test_keys_generate_and_show(
     assert Path(generated["private_key_path"]) == home / "keys" / "signing.key"
     assert generated["encrypted"] is False
     code, out, err = run(capsys, "keys", "generate")
-    assert code == 2 and err.startswith("error: ") and "keys rotate" in err and len(err.strip().splitlines()) == 1
+    assert (
+        code == 2
+        and err.startswith("error: ")
+        and "keys rotate" in err
+        and len(err.strip().splitlines()) == 1
+    )
     code, out, _ = run(capsys, "keys", "show", "--json")
     assert code == 0 and json.loads(out)["key_id"] == generated["key_id"]
 
