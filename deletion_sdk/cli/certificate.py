@@ -19,7 +19,7 @@ from deletion_sdk.sdk import resolve_settings
 
 __all__ = ["register"]
 
-_UNVERIFIED = "UNVERIFIED: the signature was not checked (pass --key PUB.pem to verify)"
+_UNVERIFIED = "UNVERIFIED: the signature was not checked (pass --key PUB.pem or --key-id ID to verify)"
 
 
 def _home_keyring(ctx: typer.Context) -> Keyring:
@@ -201,13 +201,15 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         file: Path = typer.Argument(..., exists=True, dir_okay=False, help="The *.intoto.json certificate."),
         key: Path | None = typer.Option(None, "--key", help="Verify with this public key before showing."),
+        key_id: str | None = typer.Option(None, "--key-id", help="Or a pinned key id (HOME's keyring)."),
         as_json: bool = JsonOption,
     ) -> None:
-        """A readable summary. Without --key the content is shown UNVERIFIED (and says so)."""
+        """A readable summary. Without --key or --key-id the content is shown UNVERIFIED (and says so)."""
         configure_logging(level="DEBUG" if state(ctx).debug else "WARNING")
-        if key is not None:
+        if key is not None or key_id is not None:
+            verifier, keyring = _pinned(ctx, key, key_id)
             try:
-                verified = _verify(file, key, None).certificate
+                verified = _verify(file, verifier, None, keyring).certificate
             except VerificationError as e:
                 raise _invalid(e, as_json=as_json) from e
             summary = _summary(verified.statement.to_json_obj())

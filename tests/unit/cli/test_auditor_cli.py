@@ -142,6 +142,8 @@ def test_artifact_and_job_are_checked(
     doc = json.loads(out)
     assert doc["artifact_sha256"] == hashlib.sha256(deployment["weights"].read_bytes()).hexdigest()
     assert doc["job_id"] == "job-a"
+    code, out, _ = run(capsys, "certificate", "show", cert, "--key-id", doc["key_id"][:16])
+    assert code == 0 and out.startswith(f"VERIFIED with key {doc['key_id']}")
     code, out, err = run(
         capsys, "certificate", "verify", cert, "--key", pub, "--artifact", str(deployment["other"])
     )
