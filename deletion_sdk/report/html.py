@@ -160,6 +160,11 @@ def _param_text(value: Any) -> str:
     return str(value)
 
 
+def _version_text(version: str) -> str:
+    """``v1.2`` for a version number; other recorded text (``not recorded``) as it is."""
+    return f"v{version}" if version[:1].isdigit() else f"version {version}"
+
+
 def _attempt_row(attempt: AttemptInfo, retrain_estimate_s: float | None) -> dict[str, Any]:
     estimate = attempt.retrain_estimate_s or retrain_estimate_s
     share = None if estimate is None else attempt.wall_time_s / estimate
@@ -171,6 +176,7 @@ def _attempt_row(attempt: AttemptInfo, retrain_estimate_s: float | None) -> dict
         "index": attempt.index,
         "method": attempt.method,
         "method_version": attempt.method_version,
+        "version_text": _version_text(attempt.method_version),
         "params": [(k, _param_text(v)) for k, v in sorted(attempt.params.items())],
         "wall_time_s": attempt.wall_time_s,
         "estimate_s": estimate,

@@ -137,6 +137,10 @@ def test_versions_and_parameters_are_always_filled(make_report_data: MakeData, d
     attempt = data.attempts[0].model_copy(update={"params": {"epochs": None, "lr": 0.01}})
     text = _visible_text(render_report(make_report_data(attempts=(attempt,))))
     assert "epochs=default" in text and "None" not in text and "vn/a" not in text
+    assert f"v{attempt.method_version}" in text
+    unknown = attempt.model_copy(update={"method_version": "not recorded"})
+    text = _visible_text(render_report(make_report_data(attempts=(unknown,))))
+    assert "version not recorded" in text and "vnot" not in text
 
 
 def test_record_of_processing_fields(exact_html: str, make_report_data: MakeData) -> None:
