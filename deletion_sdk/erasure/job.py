@@ -95,9 +95,13 @@ def _delete_weights(path: Path) -> None:
 
 
 def erase_due_weights(
-    ledger: Ledger, layout: HomeLayout, *, now: datetime | None = None, job_id: str | None = None
+    ledger: Ledger, layout: HomeLayout, *, now: datetime | None = None
 ) -> list[ErasedArtifact]:
-    """Delete the weights of retired versions whose grace period has ended (all of a job's, when due).
+    """Delete the weights of retired versions whose grace period has ended.
+
+    Each deletion is recorded under the job that retired the version (whichever run deletes it: the job's own
+    erase step, or a later batch run's sweep when a job killed after retiring is resumed), so the retiring
+    job's certificate lists it.
 
     Returns:
         The artifacts newly recorded.
@@ -105,11 +109,11 @@ def erase_due_weights(
     stamp = now or utcnow()
     with ledger.session(write=False) as session:
         due = [
-            (r.model_version_id, session.get(ModelVersion, r.model_version_id))
+            (r.model_version_id, r.job_id, session.get(ModelVersion, r.model_version_id))
             for r in retirement.retirements_due(session, now=stamp)
         ]
     recorded: list[ErasedArtifact] = []
-    for version_id, row in due:
+    for version_id, job_id, row in due:
         if row is None:
             continue
         artifact = ErasedArtifact(
@@ -226,7 +230,7 @@ class ErasureRun:
                     now=now,
                 )
         self.fault("erase:retired")
-        erase_due_weights(self.ledger, self.layout, now=now, job_id=self.job_id)
+        erase_due_weights(self.ledger, self.layout, now=now)
 
     def _derived(self, progress: ErasureProgress) -> ErasureProgress:
         if progress.planned is None:

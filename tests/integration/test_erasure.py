@@ -79,6 +79,9 @@ def test_batch_job_erases_every_copy_of_the_forgotten_people(
     assert run.returncode == 0, run.stderr[-2000:]
     result = json.loads(run.stdout)
     assert result["status"] == "completed"
+    page = Path(result["report_path"]).read_text()
+    assert "Erased artifacts" in page and "photos of the forgotten people deleted" in page
+    assert "Nothing is left to do" in page
 
     # no file under the dataset folder or HOME (ledger, caches, jobs, certificates, reports) is one of theirs
     leftovers = set(_digests_under(faces, ws.home)) & digests
