@@ -13,7 +13,7 @@ import csv
 import hashlib
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from sqlmodel import select
 from deletion_sdk import DeletionSDK
 from deletion_sdk.cli.app import main
 from deletion_sdk.erasure.crypto import ENCRYPTED_STORE, sealed_path, vault_name
-from deletion_sdk.erasure.crypto_ingest import load_ingested
+from deletion_sdk.erasure.crypto_ingest import ingest_dataset, load_ingested
 from deletion_sdk.erasure.crypto_keys import MasterKey, open_example, unwrap_data_key
 from deletion_sdk.erasure.evidence import record_erased
 from deletion_sdk.erasure.records import StoredExample
@@ -34,6 +34,7 @@ from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.core_tables import Dataset
 from deletion_sdk.ledger.lineage import dataset_examples
 from deletion_sdk.ledger.lineage.tombstones import tombstone_examples
+from tests.integration.pipeline_workspace import MODEL, Workspace, copy
 
 
 @pytest.fixture(autouse=True)
@@ -132,3 +133,29 @@ def test_a_shredded_person_is_unreadable_in_the_vault_and_in_backups_while_every
             assert not any(images[e] in raw for e in theirs), path
             # HOME never holds a raw identifier (the operator's own manifest in the data folder does).
             assert root != home or person.encode() not in raw, path
+
+
+def test_a_batch_job_on_an_ingested_dataset_shreds_the_forgotten_and_keeps_everyone_else(
+    sqlite_template: Workspace, tmp_path: Path, env_for: Callable[[Workspace], Workspace]
+) -> None:
+    ws = env_for(copy(sqlite_template, tmp_path))
+    with DeletionSDK.open() as sdk:
+        ingest_dataset(sdk.ledger, sdk.layout, dataset="faces", delete_source=True)
+        refs = {sdk.subject_ref(subject=s) for s in ws.raw_subjects}
+        result = sdk.run_batch(model=MODEL)
+        assert result.status == "completed", result
+        with sdk.ledger.session(write=False) as session:
+            forgotten = set(ledger_crypto.shredded_keys(session, refs))
+            held = set(ledger_crypto.data_keys(session, refs))
+            sealed_left = ledger_crypto.sealed_examples(session, subject_refs=forgotten)
+        # Every requested person with data had their key destroyed, with an audit event and an erased-artifact
+        # record of kind source_key; none of their sealed files is left.
+        assert forgotten and not held and sealed_left == []
+        events = [e.event for e in sdk.audit_log.entries()]
+        destroyed = {e.data["subject_ref"] for e in events if e.type == "crypto.key_destroyed"}
+        assert destroyed == forgotten
+        keys = [e for e in events if e.type == "artifact.erased" and e.data["kind"] == "source_key"]
+        assert len(keys) == len(forgotten)
+        # Everyone else still loads from the vault; the forgotten are left out.
+        loaded = load_ingested(sdk.ledger, sdk.layout, dataset="faces", image_size=16)
+        assert loaded.subject_ids and not set(loaded.subject_ids) & forgotten
