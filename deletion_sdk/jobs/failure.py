@@ -10,8 +10,9 @@ ends in a state the next ``batch run`` for the model picks up, with the reason r
   deployed and only the paperwork is missing, so the job stays ``running`` with its lease given up and the
   error recorded: the next run resumes it at the step that failed (redoing nothing already finished).
 
-Either way the ``job.failed`` audit event names the step, the error type, the reason, that the job is
-retryable, and what the next run does (``released_request_ids`` or ``resumes_at``).
+The audit event (``job.failed``, or ``job.step_failed`` when the job will be resumed) names the step, the
+error type, the reason, that the job is retryable, and what the next run does (``released_request_ids`` or
+``resumes_at``).
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def stop_job_on_error(
         }
         if resumable:
             data["resumes_at"] = Step(step).value
-            emit(session, "job.failed", data, actor=actor)
+            emit(session, "job.step_failed", data, actor=actor)  # not terminal: the job is resumed
             progress(f"job error (the next run resumes at {Step(step).value}): {reason}")
             held = jobq.update_job(session, job.job_id, worker=worker, error=reason, lease_s=0.0)
             if seal is not None:

@@ -52,6 +52,8 @@ def test_an_error_after_promotion_is_resumed_not_redone(sdk: DeletionSDK) -> Non
         sdk.ledger, job, OSError("disk full"), step=Step.CERTIFY, worker=r.worker, progress=lambda _m: None
     )
     assert held.status == "running" and held.error == "OSError at certify: disk full"
+    (event,) = [e.event for e in sdk.audit_log.entries() if e.event.type == "job.step_failed"]
+    assert event.data["resumes_at"] == "certify" and event.data["retryable"] is True
     resumed, was_resumed, _ = runner(sdk)._acquire(
         model=MODEL, policy_id=None, max_requests=None, unlearner=None
     )
