@@ -232,6 +232,7 @@ def test_certificate_key_id_and_verify_commands(page: _Page, data: ReportData, h
     assert command in text
     assert "/srv/dsdk" not in html
     assert "deletion-sdk audit verify" in text
+    assert "deletion-sdk audit verify --file audit-log.jsonl --key signing.pub.pem" in text  # offline
     assert data.audit.root_hash in text and str(data.audit.tree_size) in text
     assert f"deletion-sdk audit prove {data.audit.entry_index}" in text
 
