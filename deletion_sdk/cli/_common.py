@@ -116,10 +116,23 @@ def unknown_name(kind: str, name: str, known: Iterable[str], *, hint: str = "") 
 
 
 def read_secret_arg(value: str, *, option: str) -> str:
-    """``value``, or one line read from stdin when it is ``-`` (keeps it out of the shell's history)."""
+    """``value``, or one line read from stdin when it is ``-`` (keeps it out of the shell's history).
+
+    At a terminal the line is read without echo; stdin that cannot be read is bad input, not a traceback.
+    """
     if value != "-":
         return value
-    line = sys.stdin.readline().strip()
+    try:
+        if sys.stdin is not None and sys.stdin.isatty():
+            import getpass
+
+            line = getpass.getpass(f"{option.lstrip('-')}: ").strip()
+        else:
+            line = ("" if sys.stdin is None else sys.stdin.readline()).strip()
+    except (OSError, ValueError, UnicodeDecodeError, EOFError) as e:
+        raise InputError(
+            f"The '{option}' option was '-', but stdin could not be read ({type(e).__name__})."
+        ) from e
     if not line:
         raise InputError(f"The '{option}' option was '-' (read from stdin), but stdin held no value.")
     return line

@@ -91,6 +91,15 @@ def test_subject_from_stdin_stays_out_of_the_command_line(
     code, out, err = run(capsys, home, "requests", "submit", "--subject", "-", "--policy", "ccpa")
     assert (code, out) == (2, "") and "stdin held no value" in err
 
+    class Unreadable(io.StringIO):
+        def readline(self, size: int | None = -1) -> str:
+            raise OSError("reading from stdin while output is captured")
+
+    monkeypatch.setattr(sys, "stdin", Unreadable())
+    code, out, err = run(capsys, home, "requests", "submit", "--subject", "-", "--policy", "ccpa")
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert "stdin could not be read (OSError)" in err
+
 
 def test_ids_are_whole_outside_a_terminal(capsys: pytest.CaptureFixture[str], home: Path) -> None:
     rid = _submit(capsys, home, RAW)
