@@ -120,6 +120,7 @@ def test_steps_are_ordered() -> None:
         "verify",
         "decide",
         "promote",
+        "erase",
         "certify",
         "complete",
         "done",
