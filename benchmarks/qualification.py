@@ -114,6 +114,9 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=Path(".deletion_sdk-bench"))
     parser.add_argument("--executor", default="local", help="local or ray: who runs the trainings")
     parser.add_argument("--workers", type=int, default=None, help="trainings at once (ray)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads per CPU training (local; default torch's)"
+    )
     parser.add_argument("--population-check", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     args = parser.parse_args()
@@ -135,6 +138,7 @@ def main() -> None:
         "device": args.device,
         "executor": args.executor,
         "workers": args.workers,
+        "threads": args.threads,
     }
     if args.population_check:
         result["population_check"] = _population_check(args, config)
@@ -143,7 +147,9 @@ def main() -> None:
             args.seed, size=args.size, image_size=config.image_size, n_subjects=args.subjects
         )
         rows = []
-        options = {"workers": args.workers} if args.workers is not None else {}
+        options: dict[str, Any] = {"workers": args.workers} if args.workers is not None else {}
+        if args.threads is not None:
+            options["threads"] = args.threads
         with create_executor(args.executor, **options) as runner:
             for method in args.methods:
                 start = time.perf_counter()
