@@ -16,12 +16,17 @@ variable               meaning                                          default
 ``EXECUTOR_WORKERS``   trainings at once on the ``ray`` executor         every core of a local Ray
 ``SEED``               seeds each job's unlearning and verification     ``0``
 ``WITNESS_DIR``        directory of the audit checkpoints' witness      ``HOME/witness``
+``REGISTRY``           where deployments are mirrored after each job:    ``sdk``
+                       ``sdk`` (the ledger only) or ``mlflow``
+``MLFLOW_URI``         MLflow tracking/registry URI (or server URL)     SQLite under HOME/mlflow
+``MLFLOW_ALIAS``       MLflow alias of the serving version              ``production``
 =====================  ===============================================  ==========================
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +58,9 @@ class Settings(BaseSettings):
     executor_workers: int | None = Field(default=None, ge=1)
     seed: int = Field(default=0, ge=0)
     witness_dir: Path | None = None
+    registry: Literal["sdk", "mlflow"] = "sdk"
+    mlflow_uri: str | None = None
+    mlflow_alias: str = "production"
 
     @property
     def resolved_database_url(self) -> str:

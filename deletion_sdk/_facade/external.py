@@ -10,6 +10,7 @@ from deletion_sdk.ledger.records import ModelVersionRecord
 
 if TYPE_CHECKING:
     from deletion_sdk.external.datasets import ImportResult
+    from deletion_sdk.external.mlflow_registry import MlflowPublication
     from deletion_sdk.external.recorder import TrainingLineage
     from deletion_sdk.training.external import Normalisation, TrainingRecipe
 
@@ -148,4 +149,36 @@ class ExternalOperations(FacadeBase):
             out=out,
             holdout=holdout,
             test=test,
+        )
+
+    def publish_to_mlflow(
+        self, *, job_id: str, tracking_uri: str | None = None, alias: str | None = None
+    ) -> MlflowPublication:
+        """Mirror a finished batch job into the MLflow model registry (every attempt a model version with
+        its evidence; the serving alias moves only to a certified one; retired versions retired there too).
+
+        Defaults come from the settings (``mlflow_uri``: SQLite under HOME; ``mlflow_alias``).
+        """
+        from deletion_sdk.external.mlflow_registry import publish_job
+
+        return publish_job(
+            self.ledger,
+            self.layout,
+            job_id=text_arg(job_id, "job_id", what="a batch job id"),
+            tracking_uri=tracking_uri or self.settings.mlflow_uri,
+            alias=alias or self.settings.mlflow_alias,
+        )
+
+    def publish_deployed_to_mlflow(
+        self, *, model: str, tracking_uri: str | None = None, alias: str | None = None
+    ) -> MlflowPublication:
+        """Register the deployed version of ``model`` in MLflow and point the serving alias at it."""
+        from deletion_sdk.external.mlflow_registry import publish_deployed
+
+        return publish_deployed(
+            self.ledger,
+            self.layout,
+            model=text_arg(model, "model", what="a model name"),
+            tracking_uri=tracking_uri or self.settings.mlflow_uri,
+            alias=alias or self.settings.mlflow_alias,
         )

@@ -56,7 +56,12 @@ class JobOperations(TrustOperations):
             signer=self._signer(),
             progress=progress,
         )
-        return runner.run(model=model, policy=policy, unlearner=unlearner, max_requests=max_requests)
+        result = runner.run(model=model, policy=policy, unlearner=unlearner, max_requests=max_requests)
+        if self.settings.registry == "mlflow" and result.job_id and result.status in ("completed", "failed"):
+            from deletion_sdk.external.mlflow_registry import publish_after_job
+
+            publish_after_job(self.ledger, self.layout, self.settings, job_id=result.job_id)
+        return result
 
     def red_team(
         self,

@@ -1,6 +1,8 @@
-"""``deletion-sdk datasets import-utkface|import-folder|import-source`` and ``models register-external``.
+"""``deletion-sdk datasets import-utkface|import-folder|import-source``, ``models register-external`` and
+``registry publish|publish-deployed``.
 
-Commands for a team's own data and model; they join the ``datasets`` and ``models`` groups.
+Commands for a team's own data, model and model registry; the first two join the ``datasets`` and
+``models`` groups.
 """
 
 from __future__ import annotations
@@ -160,3 +162,45 @@ def register(app: typer.Typer) -> None:
             )
 
         emit(record, as_json=as_json, human=human)
+
+    group = typer.Typer(help="The MLflow model registry as deployment target.", no_args_is_help=True)
+    app.add_typer(group, name="registry")
+
+    def _show(pub: Any) -> None:
+        moved = f"moved to version {pub.alias_version}" if pub.alias_moved else f"left at {pub.alias_version}"
+        print(f"MLflow model {pub.registered_model} ({pub.tracking_uri}): alias {pub.alias} {moved}")
+        if pub.retired_versions:
+            print(
+                f"retired versions {', '.join(pub.retired_versions)}; "
+                f"deleted {', '.join(pub.deleted_versions) or 'none'}"
+            )
+
+    @group.command("publish")
+    def publish(
+        ctx: typer.Context,
+        job_id: str = typer.Argument(..., help="A finished batch job."),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="Default: SQLite under HOME/mlflow."
+        ),
+        alias: str | None = typer.Option(None, "--alias", help="Serving alias (default production)."),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Mirror a batch job into MLflow: versions with evidence; the alias moves only when certified."""
+        with open_sdk(ctx) as sdk:
+            pub = sdk.publish_to_mlflow(job_id=job_id, tracking_uri=tracking_uri, alias=alias)
+        emit(pub, as_json=as_json, human=lambda: _show(pub))
+
+    @group.command("publish-deployed")
+    def publish_deployed(
+        ctx: typer.Context,
+        model: str = typer.Argument(..., help="SDK model name."),
+        tracking_uri: str | None = typer.Option(
+            None, "--tracking-uri", help="Default: SQLite under HOME/mlflow."
+        ),
+        alias: str | None = typer.Option(None, "--alias", help="Serving alias (default production)."),
+        as_json: bool = JsonOption,
+    ) -> None:
+        """Register the deployed version in MLflow and point the serving alias at it."""
+        with open_sdk(ctx) as sdk:
+            pub = sdk.publish_deployed_to_mlflow(model=model, tracking_uri=tracking_uri, alias=alias)
+        emit(pub, as_json=as_json, human=lambda: _show(pub))

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,8 +33,18 @@ from deletion_sdk.ledger import jobs as jobq
 from deletion_sdk.ledger import registry, retirement
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import ModelVersionRecord
+from deletion_sdk.logging import get_logger
 
-__all__ = ["MlflowPublication", "default_tracking_uri", "publish_deployed", "publish_job"]
+if TYPE_CHECKING:
+    from deletion_sdk.settings import Settings
+
+__all__ = [
+    "MlflowPublication",
+    "default_tracking_uri",
+    "publish_after_job",
+    "publish_deployed",
+    "publish_job",
+]
 
 _TAG = "deletion_sdk."
 
@@ -291,3 +301,25 @@ def publish_job(
         retired_versions=tuple(retired_versions),
         deleted_versions=tuple(deleted),
     )
+
+
+def publish_after_job(
+    ledger: Ledger, layout: HomeLayout, settings: Settings, *, job_id: str
+) -> MlflowPublication | None:
+    """:func:`publish_job` with the deployment's settings (``registry: mlflow``), after ``run_batch``.
+
+    The ledger is the record of truth and the job has finished: a failure to reach MLflow is logged as a
+    warning (``mlflow.publish_failed``, with the command that retries it) and never fails the job.
+    """
+    try:
+        return publish_job(
+            ledger, layout, job_id=job_id, tracking_uri=settings.mlflow_uri, alias=settings.mlflow_alias
+        )
+    except Exception as e:
+        get_logger("deletion_sdk.external").warning(
+            "mlflow.publish_failed",
+            job_id=job_id,
+            error=f"{type(e).__name__}: {e}",
+            retry=f"deletion-sdk registry publish {job_id}",
+        )
+        return None

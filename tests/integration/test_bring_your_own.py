@@ -25,7 +25,7 @@ from deletion_sdk.cli.app import main
 from deletion_sdk.data import AgeBins
 from deletion_sdk.external import LineageRecorder
 from deletion_sdk.jobs.models import training_set_root
-from deletion_sdk.ledger import lineage
+from deletion_sdk.ledger import lineage, retirement
 from deletion_sdk.sdk import DeletionSDK
 from deletion_sdk.settings import Settings
 from deletion_sdk.training import load_checkpoint
@@ -61,6 +61,7 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("DELETION_SDK_DEVICE", "cpu")
+    monkeypatch.setenv("DELETION_SDK_REGISTRY", "mlflow")  # batch run publishes to MLflow (SQLite under HOME)
     ex = _example()
     folder, home = tmp_path / "utkface", tmp_path / "home"
     people = ex.write_utkface_folder(folder, n_subjects=24)
@@ -115,6 +116,9 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
     original = json.loads(out)
     assert original["metrics"]["recipe"] == "recorded" and original["training_root"]
 
+    code, out, err = cli(capsys, home, "registry", "publish-deployed", "age-resnet", "--json")
+    assert code == 0, err
+    before = json.loads(out)
     for person in people[:2]:
         code, _, err = cli(
             capsys, home, "requests", "submit", "--subject", person, "--policy", "gdpr-art17", "--verified"
@@ -145,10 +149,35 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
         capsys, home, "certificate", "verify", certificate, "--key", str(home / "keys" / "signing.pub")
     )
     assert code == 0, err
-    predicate = verify_certificate(Path(certificate), home / "keys" / "signing.pub").predicate
+    verified = verify_certificate(Path(certificate), home / "keys" / "signing.pub")
+    predicate, predicate_payload_sha256 = verified.predicate, verified.payload_sha256
     assert predicate.original_model.digest == original["weights_digest"]
     assert predicate.unlearned_model.digest == new.weights_digest and predicate.unlearner.name == "retrain"
     assert cli(capsys, home, "audit", "verify")[0] == 0
+
+    # promoted in the team's MLflow registry: the alias moved to the certified version, certificate attached
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(before["tracking_uri"], registry_uri=before["tracking_uri"])
+    serving = client.get_model_version_by_alias("age-resnet", "production")
+    assert str(serving.version) != before["original_version"]
+    assert serving.tags["deletion_sdk.weights_sha256"] == new.weights_digest
+    assert serving.tags["deletion_sdk.certificate_payload_sha256"] == predicate_payload_sha256
+    local = client.download_artifacts(serving.run_id, f"evidence_certificate/{Path(certificate).name}")
+    assert Path(local).read_bytes() == Path(certificate).read_bytes()
+    # the pre-erasure version is retired there too: deleted once the ledger deleted its weights
+    with (
+        DeletionSDK.open(settings=Settings(home=home, device="cpu")) as sdk,
+        sdk.ledger.session(write=False) as s,
+    ):
+        ret = retirement.retirement(s, original["model_version_id"])
+    assert ret is not None
+    listed = {str(mv.version) for mv in client.search_model_versions("name='age-resnet'")}
+    if ret.weights_erased_at is not None:
+        assert before["original_version"] not in listed
+    else:
+        kept = client.get_model_version("age-resnet", before["original_version"])
+        assert kept.tags["deletion_sdk.status"] == "retired" and not kept.aliases
 
 
 def test_example_runs_as_written(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ def deployment(tmp_path: Path) -> Iterator[tuple[DeletionSDK, UTKFolder]]:
     escalate = escalate.replace("max_attack_auc: 0.62", ESCALATE[1], 1)
     (policies / "escalate.yaml").write_text(escalate)
     utk = write_utkface(tmp_path / "utkface", n_subjects=12, per_subject=3)
-    settings = Settings(home=tmp_path / "home", policy_dir=policies, device="cpu")
+    settings = Settings(home=tmp_path / "home", policy_dir=policies, device="cpu", registry="mlflow")
     with DeletionSDK.open(settings=settings) as sdk:
         sdk.generate_keys()
         sdk.import_utkface(name="faces", directory=utk.root, subjects=utk.subjects_csv)
@@ -77,6 +77,7 @@ def test_alias_moves_only_when_the_decision_passes(deployment: tuple[DeletionSDK
             "retrain",
         ]
     )
+    # run_batch published it already (registry: mlflow); publishing again is idempotent
     pub = publish_job(sdk.ledger, sdk.layout, job_id=done.job_id or "")
     listed = [
         client.get_model_version("age", mv.version) for mv in client.search_model_versions("name='age'")
