@@ -162,3 +162,31 @@ def test_concurrent_replays_of_the_same_keys_record_each_request_once(
         assert len({rid for rid, _ in mine}) == 1  # every answer names the same request
         assert sum(created for _, created in mine) == 1  # exactly one said "created"
         assert mine[0][0] in {r.request_id for r in stored}  # zero lost
+
+
+@pytest.mark.postgres
+def test_outbox_claims_and_delivery_on_postgres(postgres_url: str, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from deletion_sdk.ledger import webhooks
+    from deletion_sdk.ledger._types import utcnow
+    from deletion_sdk.service import WebhookDeliverer
+
+    with (
+        DeletionSDK.open(home=tmp_path / "home", database_url=postgres_url) as sdk,
+        running_receiver(Receiver()) as receiver,
+    ):
+        receiver.secret = ServiceAdmin(sdk).add_webhook(url=receiver.url).secret
+        for i in range(3):
+            sdk.submit_request(subject=f"pg-{i}@example.org", policy="ccpa")
+        t0 = utcnow()
+        first = webhooks.claim_due(sdk.ledger, limit=2, lease_s=60, now=t0)
+        second = webhooks.claim_due(sdk.ledger, limit=10, lease_s=60, now=t0)
+        assert len(first) == 2 and len(second) == 1  # leased rows are skipped, not claimed twice
+        assert not {d.delivery_id for d in first} & {d.delivery_id for d in second}
+        deliverer = WebhookDeliverer(sdk, config=ServiceConfig(deliver_webhooks=False))
+        try:
+            assert deliverer.deliver_due(now=t0 + timedelta(seconds=61)).delivered == 3  # leases ran out
+        finally:
+            deliverer.stop()
+    assert len(receiver.accepted) == 3 and receiver.refused == []
