@@ -14,7 +14,6 @@ POST and recording it, can cause a second delivery of the same event id. Receive
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -181,18 +180,3 @@ class WebhookDeliverer:
             self._thread = None
         if self._owns_client:
             self.client.close()
-
-    def wait_idle(self, *, timeout_s: float = 10.0) -> bool:
-        """Poll until no pending delivery is due (for scripts and tests); whether that happened in time."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.sdk.ledger.session(write=False) as session:
-                pending = [
-                    d
-                    for d in webhooks.list_deliveries(session, status="pending")
-                    if d.next_attempt_at <= utcnow()
-                ]
-            if not pending:
-                return True
-            time.sleep(0.05)
-        return False
