@@ -22,6 +22,15 @@ CONFIG = TrainConfig(arch="tiny_cnn", num_classes=4, image_size=8, epochs=1, bat
 RAY_SKIP_REASON = "the ray extra is not installed (pip install 'deletion-sdk[ray]')"
 
 
+def ray_available() -> bool:
+    """Whether ray imports (the tests that need it are skipped with RAY_SKIP_REASON otherwise)."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def faces(n: int, *, seed: int, offset: int = 0) -> FaceTensors:
     g = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, 4, (n,), generator=g)

@@ -17,11 +17,17 @@ from deletion_sdk.errors import ExecutorError
 from deletion_sdk.executor import LocalExecutor, RayExecutor, ResultStore, train_task, unlearn_task
 from deletion_sdk.unlearning import create_unlearner
 from deletion_sdk.verification.shadow import ShadowBank
-from tests.executor_support import CONFIG, RAY_SKIP_REASON, Split, make_split, ray_processes, wait_gone
+from tests.executor_support import (
+    CONFIG,
+    RAY_SKIP_REASON,
+    Split,
+    make_split,
+    ray_available,
+    ray_processes,
+    wait_gone,
+)
 
-pytest.importorskip("ray", reason=RAY_SKIP_REASON)
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not ray_available(), reason=RAY_SKIP_REASON)]
 
 
 @pytest.fixture(scope="module")

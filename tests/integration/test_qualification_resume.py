@@ -21,7 +21,15 @@ from deletion_sdk.executor import LocalExecutor, ResultStore
 from deletion_sdk.executor.store import KILL_ENV
 from deletion_sdk.executor.tasks import TASK_LOG_ENV
 from deletion_sdk.verification.qualification import QualificationReport, qualify
-from tests.executor_support import CONFIG, RAY_SKIP_REASON, kill_group, make_split, ray_processes, wait_gone
+from tests.executor_support import (
+    CONFIG,
+    RAY_SKIP_REASON,
+    kill_group,
+    make_split,
+    ray_available,
+    ray_processes,
+    wait_gone,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -45,14 +53,6 @@ with executor:
     )
 print(report.model_dump_json())
 """
-
-
-def _ray_available() -> bool:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def _keys(log: Path) -> list[str]:
     [
         ("local", 7),  # in the middle of the trainings
         pytest.param(
-            "ray", 14, marks=pytest.mark.skipif(not _ray_available(), reason=RAY_SKIP_REASON)
+            "ray", 14, marks=pytest.mark.skipif(not ray_available(), reason=RAY_SKIP_REASON)
         ),  # two unlearning runs stored, others in flight on two Ray workers
     ],
 )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from deletion_sdk.errors import InputError, IntegrityError, RegistryError
+from deletion_sdk.errors import ConfigurationError, InputError, IntegrityError, RegistryError
 from deletion_sdk.executor import (
     Executor,
     LocalExecutor,
@@ -201,3 +201,16 @@ def test_registry() -> None:
         LocalExecutor(threads=0)
     with pytest.raises(InputError, match="'device'"):
         train_task(faces(4, seed=0), CONFIG, device="meta", label="x")
+
+
+def test_ray_without_the_extra_is_a_configuration_error_naming_the_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a)
+    )
+    with pytest.raises(ConfigurationError, match=r"pip install 'deletion-sdk\[ray\]'"):
+        create_executor("ray", workers=2)
