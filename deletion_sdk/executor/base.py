@@ -69,8 +69,10 @@ class Executor(abc.ABC):
             progress: called after each task (reused ones first).
 
         Raises:
-            ExecutorError: a task failed (tasks stored before it stay stored).
-            IntegrityError: a stored record is malformed.
+            ExecutorError: a task failed on a remote worker, or none finished within the executor's
+                timeout (tasks stored before stay stored). The ``local`` executor lets a task's own
+                error through (an ``InputError`` from the training loop, say).
+            IntegrityError: a stored record or model is malformed or was modified.
         """
         bound = [t.with_threads(self.cpu_threads) for t in tasks]
         results: dict[str, TaskResult] = {}
