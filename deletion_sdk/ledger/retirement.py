@@ -143,6 +143,9 @@ def retire(
 ) -> ModelRetirement:
     """Retire a version (idempotent: an existing retirement is returned unchanged).
 
+    Its status becomes ``retired`` (a ``rejected`` candidate keeps its status); either way its weights are
+    due for deletion at ``erase_weights_at``.
+
     Raises:
         ContainsErasedDataError: the version is the deployed one (promote a clean version first).
     """
@@ -159,8 +162,11 @@ def retire(
         )
     stamp = now or utcnow()
     before = row.status
-    row.status = ModelStatus.RETIRED.value
-    session.add(row)
+    if (
+        before != ModelStatus.REJECTED.value
+    ):  # a rejected candidate stays rejected: never deployable either way
+        row.status = ModelStatus.RETIRED.value
+        session.add(row)
     record = ModelRetirement(
         model_version_id=model_version_id, job_id=job_id, retired_at=stamp, erase_weights_at=erase_weights_at
     )

@@ -150,7 +150,8 @@ def test_grace_period_keeps_retired_weights_until_their_deadline(
     assert _cli(ws, "models", "deploy", str(original.model_version_id)).returncode == 2  # … never deployable
 
     with DeletionSDK.open(home=ws.home) as sdk:  # the original, and any rejected candidate of it
-        retired = {v.weights_digest for v in sdk.list_models(name=MODEL) if v.status == "retired"}
+        held = ("retired", "rejected")  # a rejected candidate keeps its status; its weights go too
+        retired = {v.weights_digest for v in sdk.list_models(name=MODEL) if v.status in held}
     assert original.weights_digest in retired
     # erasure status: only the grace-period items, each with its end date
     status = json.loads(_cli(ws, "erasure", "status", "--request", ws.request_ids[0], "--json").stdout)

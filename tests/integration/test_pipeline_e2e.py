@@ -116,9 +116,9 @@ def test_escalation_rejects_the_failing_candidate(
         assert result.attempts[0].outcome == "failed"
         assert result.attempts[0].decision is not None and "qualification" in result.attempts[0].decision
         assert result.method == "retrain"
-        # the no-op candidate failed to show it forgot them: it holds their data, so it is retired too
+        # the no-op candidate failed to show it forgot them: it holds their data, so its weights are deleted
         rejected = sdk.get_model(model_version_id=int(result.attempts[0].candidate_version_id or 0))
-        assert rejected.status == "retired"
+        assert rejected.status == "rejected"
         assert not sdk.layout.artifact(str(rejected.path)).exists()
         assert sdk.deployed_model(name=MODEL).model_version_id == result.attempts[1].candidate_version_id
         verified = sdk.verify_certificate(path=str(result.certificate_path))

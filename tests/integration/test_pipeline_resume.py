@@ -93,7 +93,7 @@ def test_pipeline_resumes_after_sigkill(kill_at: str, sqlite_template: Workspace
         assert new.model_version_id == attempts[-1]["candidate_version_id"]
         assert new.parent_id == original.model_version_id
         others = {v.status for v in versions if v.model_version_id != new.model_version_id}
-        assert others <= {"retired"}  # every older version held the forgotten people
+        assert others <= {"retired", "rejected"}  # every older version held the forgotten people
         certificates = sorted((ws.home / "certificates").glob("*.intoto.json"))
         assert [c.name for c in certificates] == [f"{job.job_id}.intoto.json"]
         sdk.verify_certificate(path=certificates[0])
@@ -148,6 +148,7 @@ def test_erase_step_resumes_after_a_kill_at_every_point(sqlite_template: Workspa
         events = [e.event for e in sdk.audit_log.entries() if e.event.type == "artifact.erased"]
         assert sorted((e.data["kind"], e.data["digest"]) for e in events) == sorted(kinds)
         retired_events = [e for e in sdk.audit_log.entries() if e.event.type == "model.retired"]
-        assert len(retired_events) == len([v for v in sdk.list_models(name=MODEL) if v.status == "retired"])
+        held = [v for v in sdk.list_models(name=MODEL) if v.status in ("retired", "rejected")]
+        assert len(retired_events) == len(held)
         sdk.verify_audit_log()
         assert sdk.erasure_status(request_id=ws.request_ids[0]).remaining == ()
