@@ -5,6 +5,8 @@
 #
 #   ./scripts/gpu-check.sh                 # writes to benchmarks/out/gpu/
 #   OUT=/some/dir ./scripts/gpu-check.sh   # writes to $OUT
+#   PYTHON=python3 ./scripts/gpu-check.sh  # an interpreter that already has the project's dependencies
+#                                          # (no .venv, no install: pytest -m gpu instead of make gpu-check)
 #
 # Every step runs under its own time limit (seconds, overridable: GPU_CHECK_TESTS_S, ..._TRAIN_S,
 # ..._UNLEARN_S, ..._FQ_S, ..._QUALIFY_S); a failing step does not stop the others. What comes out:
@@ -16,6 +18,8 @@ cd "$(dirname "$0")/.."
 DEST="${OUT:-benchmarks/out/gpu}"
 mkdir -p "$DEST"
 PY="${PYTHON:-.venv/bin/python}"
+GPU_TESTS=(make gpu-check)
+[ -n "${PYTHON:-}" ] && GPU_TESTS=("$PY" -m pytest -q -m gpu -p no:cacheprovider)
 export PYTHONUNBUFFERED=1
 
 if ! command -v nvidia-smi >/dev/null 2>&1; then
@@ -23,7 +27,7 @@ if ! command -v nvidia-smi >/dev/null 2>&1; then
 fi
 nvidia-smi >"$DEST/nvidia-smi.txt" 2>&1 || true
 
-[ -x "$PY" ] || make .venv/.installed # bootstraps .venv (as `make test` does) when it is missing
+[ -n "${PYTHON:-}" ] || [ -x "$PY" ] || make .venv/.installed # bootstraps .venv as `make test` does
 if ! "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)'; then
     echo '{"cuda": false, "steps": []}' >"$DEST/summary.json"
     echo "gpu-check: torch sees no CUDA device; the GPU figures are still missing" >&2
@@ -52,7 +56,7 @@ step() {
     [ "$rc" -eq 0 ] || failed=1
 }
 
-step gpu_tests "${GPU_CHECK_TESTS_S:-180}" - make gpu-check
+step gpu_tests "${GPU_CHECK_TESTS_S:-180}" - "${GPU_TESTS[@]}"
 step training_throughput "${GPU_CHECK_TRAIN_S:-90}" training_throughput.json \
     "$PY" benchmarks/training_throughput.py --device cuda --epochs 4 --json
 step unlearning "${GPU_CHECK_UNLEARN_S:-120}" unlearning.json \
