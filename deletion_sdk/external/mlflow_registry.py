@@ -21,6 +21,8 @@ ledger stays the record of truth, and MLflow a mirror that can be rebuilt from i
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -138,7 +140,7 @@ def _weights_files(record: ModelVersionRecord, layout: HomeLayout) -> dict[str, 
     return {"model": weights, **({"model_meta": meta} if meta.is_file() else {})}
 
 
-def publish_deployed(
+def _publish_deployed(
     ledger: Ledger,
     layout: HomeLayout,
     *,
@@ -188,7 +190,7 @@ def _check_alias(alias: str) -> None:
         raise InputError(f"The 'alias' parameter must be an MLflow alias (a name). Got {alias!r} instead.")
 
 
-def publish_job(
+def _publish_job(
     ledger: Ledger,
     layout: HomeLayout,
     *,
@@ -323,3 +325,72 @@ def publish_after_job(
             retry=f"deletion-sdk registry publish {job_id}",
         )
         return None
+
+
+def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run ``fn`` with MLflow's own prints (run links …) sent to stderr: stdout stays the CLI's JSON."""
+    with contextlib.redirect_stdout(sys.stderr):
+        return fn(*args, **kwargs)
+
+
+def publish_deployed(
+    ledger: Ledger,
+    layout: HomeLayout,
+    *,
+    model: str,
+    tracking_uri: str | None = None,
+    registered_model: str | None = None,
+    alias: str = "production",
+) -> MlflowPublication:
+    """Register the SDK model's deployed version in MLflow and point the serving alias at it.
+
+    Raises:
+        NotFoundError: no version of ``model`` is deployed.
+        InputError: a bad alias.
+        ConfigurationError: MLflow is not installed.
+    """
+    out: MlflowPublication = _quiet(
+        _publish_deployed,
+        ledger,
+        layout,
+        model=model,
+        tracking_uri=tracking_uri,
+        registered_model=registered_model,
+        alias=alias,
+    )
+    return out
+
+
+def publish_job(
+    ledger: Ledger,
+    layout: HomeLayout,
+    *,
+    job_id: str,
+    tracking_uri: str | None = None,
+    registered_model: str | None = None,
+    alias: str = "production",
+) -> MlflowPublication:
+    """Mirror a finished batch job into the MLflow model registry (see the module docstring).
+
+    Args:
+        ledger: the ledger.
+        layout: the home layout (job artifacts, default tracking store).
+        job_id: a completed or failed batch job.
+        tracking_uri: MLflow tracking/registry URI or server URL (default :func:`default_tracking_uri`).
+        registered_model: the MLflow registered model (default: the SDK model's name).
+        alias: the serving alias, moved only to a certified version.
+
+    Raises:
+        InputError: the job is still running, or a bad alias.
+        ConfigurationError: MLflow is not installed.
+    """
+    out: MlflowPublication = _quiet(
+        _publish_job,
+        ledger,
+        layout,
+        job_id=job_id,
+        tracking_uri=tracking_uri,
+        registered_model=registered_model,
+        alias=alias,
+    )
+    return out
