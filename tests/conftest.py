@@ -52,7 +52,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say loudly how many PostgreSQL tests did not run, and why (``-ra`` alone is easy to miss)."""
     if os.environ.get(POSTGRES_ENV):
         return
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgres" in r.keywords]
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgres" in getattr(r, "keywords", {})]
     if not skipped:
         return
     why = os.environ.get(POSTGRES_SKIP_REASON_ENV) or "no PostgreSQL server was looked for"
