@@ -13,6 +13,7 @@ warning; it never breaks the registry.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from importlib import metadata
 from typing import Any
@@ -41,6 +42,7 @@ _BUILTIN_PACKAGE = "deletion_sdk.unlearning.methods."
 # The plugin registry: the only module-level mutable state of the package.
 _REGISTRY: dict[str, type[Unlearner]] = {}
 _SOURCES: dict[str, str] = {}
+_ENTRY_POINTS_LOCK = threading.RLock()
 _entry_points_loaded = False
 
 
@@ -130,7 +132,15 @@ def load_entry_points(*, force: bool = False) -> list[str]:
     global _entry_points_loaded
     if _entry_points_loaded and not force:
         return []
-    _entry_points_loaded = True
+    with _ENTRY_POINTS_LOCK:  # a second thread waits for the scan instead of seeing a half-filled registry
+        if _entry_points_loaded and not force:
+            return []
+        added = _scan_entry_points()
+        _entry_points_loaded = True
+        return added
+
+
+def _scan_entry_points() -> list[str]:
     log = get_logger("deletion_sdk.unlearning")
     added: list[str] = []
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
