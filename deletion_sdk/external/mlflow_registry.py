@@ -10,9 +10,10 @@ After a batch job, :func:`publish_job` mirrors it into MLflow:
   the job id as tags;
 * the serving alias moves to the candidate only when its decision passed and the job completed (the
   certificate exists); otherwise it stays where it was;
-* a pre-erasure version that the ledger has retired (it holds erased people's data) is retired there too:
-  tagged ``deletion_sdk.status=retired``, no alias left on it, and — once the ledger has deleted its weights
-  (at once, or after the policy's grace period) — the MLflow version itself is deleted.
+* a version that the ledger has retired (it holds erased people's data: the pre-erasure version, a rejected
+  candidate) is retired there too: tagged ``deletion_sdk.retired_at`` (and ``deletion_sdk.status`` as the
+  ledger has it), no alias left on it, and — once the ledger has deleted its weights (at once, or after the
+  policy's grace period) — the MLflow version itself is deleted.
 
 The tracking URI defaults to a SQLite store under HOME (``sqlite:///HOME/mlflow/mlflow.db``, artifacts in
 ``HOME/mlflow/artifacts``); any MLflow server URL works as well. Nothing here runs inside the batch job: the
@@ -279,9 +280,11 @@ def _publish_job(
     deleted: list[str] = []
     for record, mv in published:  # mirror the ledger's status; retired versions lose every alias
         ret = retirements.get(record.model_version_id)
-        client.set_model_version_tag(model, mv.version, _TAG + "status", "retired" if ret else record.status)
+        status = "retired" if ret is not None and record.status != "rejected" else record.status
+        client.set_model_version_tag(model, mv.version, _TAG + "status", status)  # as the ledger says
         if ret is None:
             continue
+        client.set_model_version_tag(model, mv.version, _TAG + "retired_at", ret.retired_at.isoformat())
         for name in client.get_model_version(model, mv.version).aliases or []:
             client.delete_registered_model_alias(model, name)
         retired_versions.append(str(mv.version))

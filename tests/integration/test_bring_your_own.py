@@ -177,7 +177,8 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
         assert before["original_version"] not in listed
     else:
         kept = client.get_model_version("age-resnet", before["original_version"])
-        assert kept.tags["deletion_sdk.status"] == "retired" and not kept.aliases
+        assert kept.tags["deletion_sdk.status"] == "retired" and "deletion_sdk.retired_at" in kept.tags
+        assert not kept.aliases
 
 
 def test_example_runs_as_written(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from deletion_sdk.ledger import retirement
+from deletion_sdk.ledger import registry, retirement
 from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
 from deletion_sdk.redteam import NoopCheat, registered
 from deletion_sdk.sdk import DeletionSDK
@@ -101,7 +101,11 @@ def test_alias_moves_only_when_the_decision_passes(deployment: tuple[DeletionSDK
                 assert record.model_version_id not in by_ledger
             else:
                 kept = by_ledger[record.model_version_id]
-                assert kept.tags["deletion_sdk.status"] == "retired" and not kept.aliases
+                assert (
+                    kept.tags["deletion_sdk.status"]
+                    == registry.get_model_version(session, record.model_version_id).status
+                )
+                assert "deletion_sdk.retired_at" in kept.tags and not kept.aliases
                 assert "deletion_sdk.certificate_payload_sha256" not in kept.tags
     assert len(pub.retired_versions) == 2 and set(pub.deleted_versions) <= set(pub.retired_versions)
     name = Path(done.certificate_path).name
