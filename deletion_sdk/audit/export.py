@@ -43,6 +43,17 @@ EXPORT_FORMAT = "deletion-sdk-audit-export/v1"
 _COMPACT = {"ensure_ascii": False, "separators": (",", ":")}
 
 
+def _reason(error: Exception) -> str:
+    """One line saying what was wrong (a pydantic error names its first field and problem)."""
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc']) or 'value'}: {first['msg']}"
+    if isinstance(error, KeyError):
+        return f"missing field {error}"
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 def _line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, **_COMPACT) + "\n"  # type: ignore[arg-type]
 
@@ -142,7 +153,7 @@ class ExportFile:
                 elif kind != "entry":
                     raise ValueError(f"unknown line kind {kind!r}")
             except (KeyError, TypeError, ValueError, ValidationError) as e:
-                raise InputError(f"{self.path} line {number}: not an audit export line ({e})") from e
+                raise InputError(f"{self.path} line {number}: not an audit export line ({_reason(e)})") from e
         if self._head is None:
             raise InputError(f"{self.path} is not an audit export: line 1 must be its head")
         self._checkpoints.sort(key=lambda c: c.tree_size)
@@ -196,7 +207,7 @@ class ExportFile:
                     str(obj["chain_hash"]),
                 )
             except (KeyError, TypeError, ValueError) as e:
-                raise AuditLogError(f"{self.path} line {number}: a malformed entry ({e})") from e
+                raise AuditLogError(f"{self.path} line {number}: a malformed entry ({_reason(e)})") from e
             batch.append(row)
             if len(batch) >= batch_size:
                 yield batch
