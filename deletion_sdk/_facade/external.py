@@ -48,7 +48,8 @@ class ExternalOperations(FacadeBase):
                 unlearners that need no recipe can run, and certificates say so.
             image_size: input side, when there is no recipe.
             normalisation: input normalisation of a torchvision model without a recipe (default ImageNet).
-            deploy: deploy the new version.
+            deploy: deploy the new version (with ``registry: mlflow``, also registered in MLflow with the
+                serving alias on it).
 
         Raises:
             InputError: bad arguments, unreadable or unsafe weights, weights that do not fit, lineage that
@@ -59,7 +60,7 @@ class ExternalOperations(FacadeBase):
         from deletion_sdk.external.recorder import load_lineage
         from deletion_sdk.training.external import load_recipe
 
-        return register_external_model(
+        record = register_external_model(
             self.ledger,
             self.layout,
             name=text_arg(name, "name", what="a non-empty model name"),
@@ -72,6 +73,11 @@ class ExternalOperations(FacadeBase):
             normalisation=normalisation,
             deploy=deploy,
         )
+        if deploy and self.settings.registry == "mlflow":  # the serving alias starts at the deployed version
+            from deletion_sdk.external.mlflow_registry import publish_deployed_after
+
+            publish_deployed_after(self.ledger, self.layout, self.settings, model=record.name)
+        return record
 
     def import_utkface(
         self,

@@ -46,6 +46,7 @@ __all__ = [
     "default_tracking_uri",
     "publish_after_job",
     "publish_deployed",
+    "publish_deployed_after",
     "publish_job",
 ]
 
@@ -326,6 +327,25 @@ def publish_after_job(
             job_id=job_id,
             error=f"{type(e).__name__}: {e}",
             retry=f"deletion-sdk registry publish {job_id}",
+        )
+        return None
+
+
+def publish_deployed_after(
+    ledger: Ledger, layout: HomeLayout, settings: Settings, *, model: str
+) -> MlflowPublication | None:
+    """:func:`publish_deployed` with the deployment's settings, after a version was deployed; like
+    :func:`publish_after_job`, a failure to reach MLflow is a logged warning, never an error."""
+    try:
+        return publish_deployed(
+            ledger, layout, model=model, tracking_uri=settings.mlflow_uri, alias=settings.mlflow_alias
+        )
+    except Exception as e:
+        get_logger("deletion_sdk.external").warning(
+            "mlflow.publish_failed",
+            model=model,
+            error=f"{type(e).__name__}: {e}",
+            retry=f"deletion-sdk registry publish-deployed {model}",
         )
         return None
 

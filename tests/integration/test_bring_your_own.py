@@ -116,9 +116,13 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
     original = json.loads(out)
     assert original["metrics"]["recipe"] == "recorded" and original["training_root"]
 
-    code, out, err = cli(capsys, home, "registry", "publish-deployed", "age-resnet", "--json")
-    assert code == 0, err
-    before = json.loads(out)
+    import mlflow  # registry: mlflow put the deployed version in the local MLflow registry, alias on it
+
+    uri = f"sqlite:///{(home / 'mlflow' / 'mlflow.db').resolve()}"
+    client = mlflow.tracking.MlflowClient(uri, registry_uri=uri)
+    first = client.get_model_version_by_alias("age-resnet", "production")
+    assert first.tags["deletion_sdk.weights_sha256"] == original["weights_digest"]
+    before = {"tracking_uri": uri, "original_version": str(first.version)}
     for person in people[:2]:
         code, _, err = cli(
             capsys, home, "requests", "submit", "--subject", person, "--policy", "gdpr-art17", "--verified"
@@ -156,9 +160,6 @@ def test_team_resnet18_registered_with_recipe_unlearned_by_batch_run_and_certifi
     assert cli(capsys, home, "audit", "verify")[0] == 0
 
     # promoted in the team's MLflow registry: the alias moved to the certified version, certificate attached
-    import mlflow
-
-    client = mlflow.tracking.MlflowClient(before["tracking_uri"], registry_uri=before["tracking_uri"])
     serving = client.get_model_version_by_alias("age-resnet", "production")
     assert str(serving.version) != before["original_version"]
     assert serving.tags["deletion_sdk.weights_sha256"] == new.weights_digest
