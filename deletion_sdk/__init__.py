@@ -31,19 +31,26 @@ _EXPORTS: dict[str, str] = {
     "Settings": "deletion_sdk.settings",
     # errors
     "AuditLogError": "deletion_sdk.errors",
+    "AuthenticationError": "deletion_sdk.errors",
     "BudgetExceeded": "deletion_sdk.errors",
+    "CertificateFormatError": "deletion_sdk.errors",
     "ConfigurationError": "deletion_sdk.errors",
     "ConflictError": "deletion_sdk.errors",
+    "ContainsErasedDataError": "deletion_sdk.errors",
     "DeletionSDKError": "deletion_sdk.errors",
+    "ErasureError": "deletion_sdk.errors",
+    "ExecutorError": "deletion_sdk.errors",
     "IllegalTransitionError": "deletion_sdk.errors",
     "InputError": "deletion_sdk.errors",
     "IntegrityError": "deletion_sdk.errors",
     "NotFoundError": "deletion_sdk.errors",
+    "ShreddedDataError": "deletion_sdk.errors",
     "SignatureError": "deletion_sdk.errors",
     "VerificationError": "deletion_sdk.errors",
     # records and results
     "BatchResult": "deletion_sdk.jobs.results",
     "DatasetRecord": "deletion_sdk.ledger.records",
+    "ErasedArtifact": "deletion_sdk.erasure.records",
     "ExampleInput": "deletion_sdk.ledger.lineage",
     "ForgetSetManifest": "deletion_sdk.ledger.records",
     "ImportReport": "deletion_sdk.ledger.records",
@@ -70,7 +77,9 @@ _EXPORTS: dict[str, str] = {
     "run_unlearner": "deletion_sdk.unlearning",
     # training and data
     "FaceTensors": "deletion_sdk.data",
+    "LineageRecorder": "deletion_sdk.external",
     "TrainConfig": "deletion_sdk.training",
+    "TrainingRecipe": "deletion_sdk.training.external",
     # verification
     "AttackResult": "deletion_sdk.verification",
     "ForgettingQuality": "deletion_sdk.verification",
@@ -96,15 +105,21 @@ __all__ = [
     "AttackResult",
     "AuditLogError",
     "AuditVerification",
+    "AuthenticationError",
     "BatchResult",
     "BudgetExceeded",
+    "CertificateFormatError",
     "ConfigurationError",
     "ConflictError",
+    "ContainsErasedDataError",
     "DatasetRecord",
     "Decision",
     "DeletionSDK",
     "DeletionSDKError",
+    "ErasedArtifact",
+    "ErasureError",
     "ExampleInput",
+    "ExecutorError",
     "FaceTensors",
     "ForgetSetManifest",
     "ForgettingQuality",
@@ -112,6 +127,7 @@ __all__ = [
     "ImportReport",
     "InputError",
     "IntegrityError",
+    "LineageRecorder",
     "ModelStatus",
     "ModelVersionRecord",
     "NotFoundError",
@@ -121,9 +137,11 @@ __all__ = [
     "RequestRecord",
     "RequestStatus",
     "Settings",
+    "ShreddedDataError",
     "SignatureError",
     "SubmitResult",
     "TrainConfig",
+    "TrainingRecipe",
     "Unlearner",
     "UnlearnerParams",
     "UnlearningContext",
@@ -169,19 +187,27 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from deletion_sdk.attest import VerifiedCertificate, verify_certificate
     from deletion_sdk.audit import AuditVerification, verify_audit_log
     from deletion_sdk.data import FaceTensors
+    from deletion_sdk.erasure.records import ErasedArtifact
     from deletion_sdk.errors import (
         AuditLogError,
+        AuthenticationError,
         BudgetExceeded,
+        CertificateFormatError,
         ConfigurationError,
         ConflictError,
+        ContainsErasedDataError,
         DeletionSDKError,
+        ErasureError,
+        ExecutorError,
         IllegalTransitionError,
         InputError,
         IntegrityError,
         NotFoundError,
+        ShreddedDataError,
         SignatureError,
         VerificationError,
     )
+    from deletion_sdk.external import LineageRecorder
     from deletion_sdk.jobs.redteam import RedTeamReport
     from deletion_sdk.jobs.results import BatchResult
     from deletion_sdk.ledger.lineage import ExampleInput
@@ -199,6 +225,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from deletion_sdk.sdk import DeletionSDK
     from deletion_sdk.settings import Settings
     from deletion_sdk.training import TrainConfig
+    from deletion_sdk.training.external import TrainingRecipe
     from deletion_sdk.unlearning import (
         Unlearner,
         UnlearnerParams,
