@@ -168,6 +168,8 @@ def _row(
         "forget_acc_gap": rounded(f.forget_accuracy_gap),
         "relearn_gap": rounded(f.relearn_forget_accuracy_gap),
         "perturbed_gap": rounded(f.perturbed_forget_accuracy_gap),
+        "ablated_auc": rounded(f.ablated_attack_auc),
+        "ablation_gain": rounded(f.ablation_auc_gain),
         "retain_ratio": rounded(f.retain_accuracy_ratio_to_original),
         "holdout_ratio": rounded(f.holdout_accuracy_ratio_to_original),
         "unlearn_s": round(unlearn_s, 2),

@@ -127,15 +127,17 @@ CHECKS: dict[str, tuple[CheckSpec, ...]] = {
             "forgetting",
         ),
     ),
-    "max_ablated_attack_auc": (
+    "max_ablation_auc_gain": (
         CheckSpec(
-            "ablated_attack_auc",
-            "loss and margin attack ROC AUC with the output layer's most forget-specific units switched off "
-            "(a hidden detector of the forget set gives the memory back)",
+            "ablation_auc_gain",
+            "how far the attacks' AUC rises when the output layer's most forget-specific units are switched "
+            "off (a hidden detector of the forget set gives the memory back)",
             "<=",
             lambda f: (
-                f.ablated_attack_auc,
-                None if f.ablated_attack_auc is not None else "ablation probe not measured",
+                f.ablation_auc_gain,
+                "ablation probe not measured"
+                if f.ablation_auc_gain is None
+                else f"AUC {f.ablated_attack_auc:.3f} with those units off",
             ),
             "forgetting",
         ),

@@ -89,11 +89,11 @@ class Thresholds(_Frozen):
         lt=1.0,
         description="|forget - holdout accuracy| under a small perturbation towards the labels, at most.",
     )
-    max_ablated_attack_auc: float | None = Field(
+    max_ablation_auc_gain: float | None = Field(
         default=None,
-        ge=0.5,
-        lt=1.0,
-        description="Attack AUC with the output layer's most forget-specific units switched off, at most.",
+        gt=0.0,
+        lt=0.5,
+        description="Rise of the attack AUC with the output layer's most forget-specific units off, at most.",
     )
     min_ks_pvalue: float | None = Field(
         default=None,
@@ -134,7 +134,7 @@ class Thresholds(_Frozen):
             for name, threshold in (
                 ("relearn", self.max_relearn_accuracy_gap),
                 ("perturb", self.max_perturbed_accuracy_gap),
-                ("ablate", self.max_ablated_attack_auc),
+                ("ablate", self.max_ablation_auc_gain),
             )
             if threshold is not None
         )

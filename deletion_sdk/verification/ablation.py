@@ -13,10 +13,12 @@ input ``h [n, units]``, weight ``W [classes, units]`` and the logits ``z``, swit
 ``S`` gives ``z − h[:, S] W[:, S]ᵀ``, so every ablation comes from one forward pass. Units are ranked by
 the absolute standardised difference of their mean activation on forget and holdout; the ``k`` most
 specific (``k`` = 1, 2, 4, 8) are switched off together, and the loss and margin attacks' ROC AUCs
-(forget vs holdout) are measured on each ablated model. The figure is the largest AUC over these four
-ablations, judged like the attack AUC itself. Only four nested ablations are tried, so an honest model's
-figure stays near its own AUC (measured: retrained models 0.53–0.59 where the planted detector gives back
-0.70–0.76; BENCHMARKS.md).
+(forget vs holdout) are measured on each ablated model. The figure a policy judges is the **gain**: the
+largest AUC over these four ablations minus the model's own AUC (or 0.5, whichever is larger). A planted
+detector gives back the original's view (measured gain about 0.2–0.3: AUC 0.38–0.50 with the detector,
+0.72–0.76 without it); a retrained model's most forget-specific units move its AUC by a few hundredths
+(BENCHMARKS.md). The gain, not the ablated AUC itself, is judged so that an honest model already close to
+its AUC limit is not failed for the noise of its most forget-specific units.
 
 Limits: a detector before the last linear layer, or one spread so that no unit of it stands out from the
 activation noise of people never seen (e.g. pairs of units whose common part cancels in the output), is
@@ -47,6 +49,8 @@ class AblationFigures(FrozenModel):
     Attributes:
         attack_auc: the largest loss- or margin-attack AUC over the ablations tried.
         baseline_auc: the same with nothing switched off.
+        gain: ``attack_auc − max(baseline_auc, 0.5)``, at least 0: the membership signal the ablation gave
+            back beyond what the model shows anyway (an over-forgotten model's AUC below 0.5 counts as 0.5).
         worst: the ablation that produced ``attack_auc`` (``"top 2 forget-specific units"``).
         max_specificity: the largest standardised activation difference of one unit, forget vs holdout.
         units: the output layer's input width.
@@ -54,6 +58,7 @@ class AblationFigures(FrozenModel):
 
     attack_auc: float
     baseline_auc: float
+    gain: float
     worst: str
     max_specificity: float
     units: int
@@ -158,6 +163,7 @@ def ablation_probe(
     return AblationFigures(
         attack_auc=best,
         baseline_auc=baseline,
+        gain=max(0.0, best - max(baseline, 0.5)),
         worst=worst,
         max_specificity=float(specificity.max()),
         units=units,

@@ -51,6 +51,7 @@ class ProbeFigures(FrozenModel):
         weight_distance: relative L2 distance of the weights to the original's (None without it).
         ablated_attack_auc: the attacks' largest AUC with the most forget-specific output-layer input units
             switched off (None: not run, or the model has no final linear layer).
+        ablation_auc_gain: how far that AUC rises above the model's own (or 0.5), at least 0.
         ablation_worst: the ablation that produced it.
     """
 
@@ -60,6 +61,7 @@ class ProbeFigures(FrozenModel):
     perturb_epsilon: float
     weight_distance: float | None = None
     ablated_attack_auc: float | None = None
+    ablation_auc_gain: float | None = None
     ablation_worst: str | None = None
 
 
@@ -189,5 +191,6 @@ def run_probes(
         perturb_epsilon=epsilon,
         weight_distance=None if original is None else weight_distance(model, original),
         ablated_attack_auc=None if ablated is None else ablated.attack_auc,
+        ablation_auc_gain=None if ablated is None else ablated.gain,
         ablation_worst=None if ablated is None else ablated.worst,
     )

@@ -123,6 +123,7 @@ class KeyFigures(FrozenModel):
             true labels.
         ablated_attack_auc: the loss and margin attacks' largest AUC with the most forget-specific
             output-layer input units switched off (:mod:`deletion_sdk.verification.ablation`).
+        ablation_auc_gain: how far the ablation raises that AUC above the model's own (or 0.5).
         weight_distance_to_original: relative L2 distance of the weights to the original's.
         confidence_auc: confidence-attack AUC on the unlearned model.
         tpr_at_fpr: loss-attack {FPR: TPR} on the unlearned model.
@@ -152,6 +153,7 @@ class KeyFigures(FrozenModel):
     relearn_forget_accuracy_gap: float | None = None
     perturbed_forget_accuracy_gap: float | None = None
     ablated_attack_auc: float | None = None
+    ablation_auc_gain: float | None = None
     weight_distance_to_original: float | None = None
     confidence_auc: float
     tpr_at_fpr: dict[float, float]
@@ -438,6 +440,7 @@ def _with_probes(figures: KeyFigures, probed: ProbeFigures) -> KeyFigures:
             "relearn_forget_accuracy_gap": probed.relearn_forget_accuracy_gap,
             "perturbed_forget_accuracy_gap": probed.perturbed_forget_accuracy_gap,
             "ablated_attack_auc": probed.ablated_attack_auc,
+            "ablation_auc_gain": probed.ablation_auc_gain,
             "weight_distance_to_original": probed.weight_distance,
         }
     )

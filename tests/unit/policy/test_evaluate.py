@@ -40,6 +40,7 @@ GOOD = {
     "forget_accuracy_gap": 0.02,
     "perturbed_forget_accuracy_gap": 0.03,
     "ablated_attack_auc": 0.55,
+    "ablation_auc_gain": 0.02,
     "retain_accuracy_ratio_to_original": 0.95,
     "holdout_accuracy_ratio_to_original": 0.99,
     "reference_auc": None,
@@ -52,6 +53,7 @@ REMEMBERS = {
     "forget_accuracy_gap": 0.30,
     "perturbed_forget_accuracy_gap": 0.33,
     "ablated_attack_auc": 0.74,
+    "ablation_auc_gain": 0.03,
 }
 
 
@@ -76,7 +78,7 @@ def test_every_threshold_becomes_a_check(report: VerificationReport) -> None:
         "auc_gap_to_reference",
         "forget_accuracy_gap",
         "perturbed_accuracy_gap",
-        "ablated_attack_auc",
+        "ablation_auc_gain",
         "retain_accuracy_ratio",
         "holdout_accuracy_ratio",
         "forgetting_power",
@@ -210,7 +212,7 @@ def test_a_check_the_original_would_pass_makes_the_decision_inconclusive(report:
         ("forget_accuracy_gap", -0.25, "forget_accuracy_gap"),  # predictions pushed to wrong classes
         ("forget_accuracy_gap", 0.25, "forget_accuracy_gap"),  # still recognised
         ("perturbed_forget_accuracy_gap", 0.3, "perturbed_accuracy_gap"),  # recognised when nudged
-        ("ablated_attack_auc", 0.72, "ablated_attack_auc"),  # a hidden detector switched off
+        ("ablation_auc_gain", 0.25, "ablation_auc_gain"),  # a hidden detector switched off
         ("tied_fraction", 1.0, "evidence_not_degenerate"),  # every loss rounds to ln(classes)
     ],
 )

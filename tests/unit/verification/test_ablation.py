@@ -42,6 +42,7 @@ def test_switching_off_the_detector_gives_the_memory_back(
     assert original is not None and cheat is not None
     assert cheat.baseline_auc < original.baseline_auc - 0.2  # the cheat hides the forget set ...
     assert cheat.attack_auc >= original.baseline_auc - 0.05  # ... until its units are switched off
+    assert cheat.gain >= 0.2 and original.gain <= 0.05
     assert cheat.worst in {"top 1 forget-specific unit", "top 2 forget-specific units"}
     assert cheat.max_specificity > 2 * original.max_specificity  # the detector stands out
 
