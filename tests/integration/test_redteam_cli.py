@@ -113,4 +113,5 @@ def test_redteam_refuses_data_that_is_not_the_model_training_set(
     out = _redteam("--cheat", "noop_cheat", "--json")
 
     assert out.returncode == 1 and out.stdout == ""  # not a verdict: no report on stdout
-    assert out.stderr.startswith("error: ") and "training_root" in out.stderr
+    error = json.loads(out.stderr)["error"]  # --json: the error is one JSON object on stderr
+    assert error["exit_code"] == 1 and "training_root" in error["message"]

@@ -30,7 +30,7 @@ _USE_THE_LIBRARY = textwrap.dedent(
     import deletion_sdk
     from deletion_sdk import DeletionSDK
     from deletion_sdk.data.tensors import FaceTensors
-    from deletion_sdk.training import build_model
+    from deletion_sdk.training import TrainConfig, build_model
     from deletion_sdk.unlearning import UnlearningContext, run_unlearner
 
     with DeletionSDK.open(home=sys.argv[1]) as sdk:
@@ -50,8 +50,9 @@ _USE_THE_LIBRARY = textwrap.dedent(
         )
 
     model = build_model("tiny_cnn", num_classes=4, image_size=16)
+    config = TrainConfig(num_classes=4, image_size=16)  # the recipe the model was trained with
     run_unlearner("finetune", model, forget=faces(8, "f"), retain=faces(24, "r"),
-                  context=UnlearningContext(device="cpu", seed=0), params={"epochs": 1})
+                  context=UnlearningContext(device="cpu", seed=0, train_config=config), params={"epochs": 1})
     """
 )
 

@@ -37,7 +37,12 @@ def test_version_option(capsys: pytest.CaptureFixture[str], home: Path) -> None:
 
 def test_shell_completion_script_and_completions(home: Path) -> None:
     cli = [sys.executable, "-m", "deletion_sdk.cli"]
-    script = subprocess.run([*cli, "--show-completion", "bash"], capture_output=True, text=True, check=False)
+    # The shell is detected from the parent processes (bash here, `sh` under make in CI); typer's own switch
+    # lets the test name it instead.
+    named = {**os.environ, "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    script = subprocess.run(
+        [*cli, "--show-completion", "bash"], capture_output=True, text=True, env=named, check=False
+    )
     assert script.returncode == 0 and "_DELETION_SDK_COMPLETE" in script.stdout, script.stderr
     env = {
         **os.environ,
