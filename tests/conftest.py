@@ -52,7 +52,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     """Say loudly how many PostgreSQL tests did not run, and why (``-ra`` alone is easy to miss)."""
     if os.environ.get(POSTGRES_ENV):
         return
-    skipped = [r for r in terminalreporter.stats.get("skipped", []) if "postgres" in getattr(r, "keywords", {})]
+    reports = terminalreporter.stats.get("skipped", [])
+    skipped = [r for r in reports if "postgres" in getattr(r, "keywords", {})]  # collection skips have none
     if not skipped:
         return
     why = os.environ.get(POSTGRES_SKIP_REASON_ENV) or "no PostgreSQL server was looked for"

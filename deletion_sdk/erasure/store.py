@@ -22,13 +22,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from deletion_sdk._plugins import PluginRegistry
 from deletion_sdk.erasure.records import ArtifactKind, ErasedArtifact, StoredExample
-from deletion_sdk.errors import ErasureError, InputError, RegistryError
-from deletion_sdk.logging import get_logger
+from deletion_sdk.errors import ErasureError, InputError
 
 if TYPE_CHECKING:
     from deletion_sdk.ledger.db import Ledger
@@ -249,12 +248,9 @@ class LocalFileStore(SourceStore):
 
 
 # The store registry: module-level mutable state, as the unlearner registry.
-_REGISTRY: dict[str, type[SourceStore]] = {}
-_entry_points_loaded = False
-
-
-def _registered() -> str:
-    return ", ".join(sorted(_REGISTRY)) or "none"
+_STORES: PluginRegistry[SourceStore] = PluginRegistry(
+    kind="store", base=SourceStore, group=ENTRY_POINT_GROUP, logger="deletion_sdk.erasure"
+)
 
 
 def register_store(cls: type[SourceStore], *, force: bool = False) -> type[SourceStore]:
@@ -263,61 +259,22 @@ def register_store(cls: type[SourceStore], *, force: bool = False) -> type[Sourc
     Raises:
         RegistryError: ``cls`` is not a SourceStore subclass, lacks a name, or the name is taken.
     """
-    if not (isinstance(cls, type) and issubclass(cls, SourceStore)):
-        raise RegistryError(f"The 'cls' parameter must be a SourceStore subclass. Got {cls!r} instead.")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name.isidentifier():
-        raise RegistryError(
-            f"The 'name' attribute of {cls.__qualname__} must be an identifier string. Got {name!r} instead."
-        )
-    existing = _REGISTRY.get(name)
-    if existing is not None and existing is not cls and not force:
-        raise RegistryError(
-            f"A store named '{name}' is already registered ({existing.__module__}.{existing.__qualname__}); "
-            f"pass force=True to replace it. Registered: {_registered()}."
-        )
-    _REGISTRY[name] = cls
-    return cls
+    return _STORES.register(cls, force=force)
 
 
 def _unregister(name: str) -> None:
     """Remove a registration (tests use this to clean up)."""
-    _REGISTRY.pop(name, None)
+    _STORES.unregister(name)
 
 
 def load_entry_points(*, force: bool = False) -> list[str]:
     """Register the stores of the ``deletion_sdk.stores`` entry-point group; names newly registered."""
-    global _entry_points_loaded
-    if _entry_points_loaded and not force:
-        return []
-    _entry_points_loaded = True
-    log = get_logger("deletion_sdk.erasure")
-    added: list[str] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(getattr(ep, "dist", None), "name", None) or "unknown distribution"
-        try:
-            cls = ep.load()
-        except Exception as e:
-            log.warning("store_plugin.broken", entry_point=ep.name, dist=dist, error=repr(e))
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, SourceStore)):
-            log.warning("store_plugin.not_a_store", entry_point=ep.name, dist=dist, got=repr(cls))
-            continue
-        if _REGISTRY.get(getattr(cls, "name", "")) is cls:
-            continue
-        try:
-            register_store(cls)
-        except RegistryError as e:
-            log.warning("store_plugin.rejected", entry_point=ep.name, dist=dist, error=str(e))
-            continue
-        added.append(cls.name)
-    return added
+    return _STORES.load_entry_points(force=force)
 
 
 def list_stores() -> list[str]:
     """Sorted names of every registered store."""
-    load_entry_points()
-    return sorted(_REGISTRY)
+    return _STORES.names()
 
 
 def get_store(name: str) -> type[SourceStore]:
@@ -326,13 +283,7 @@ def get_store(name: str) -> type[SourceStore]:
     Raises:
         RegistryError: no such name; the message lists what is registered.
     """
-    load_entry_points()
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise RegistryError(
-            f"The 'store' parameter must name a registered store ({_registered()}). Got {name!r} instead."
-        ) from None
+    return _STORES.get(name)
 
 
 def create_store(name: str, context: StoreContext) -> SourceStore:

@@ -11,12 +11,10 @@ is not an :class:`Executor` subclass or clashes with a registered name is skippe
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
-from deletion_sdk.errors import RegistryError
+from deletion_sdk._plugins import PluginRegistry
 from deletion_sdk.executor.base import Executor
-from deletion_sdk.logging import get_logger
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -32,12 +30,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "deletion_sdk.executors"
 
 # The plugin registry: module-level mutable state, as for unlearners.
-_REGISTRY: dict[str, type[Executor]] = {}
-_entry_points_loaded = False
-
-
-def _registered() -> str:
-    return ", ".join(sorted(_REGISTRY)) or "none"
+_EXECUTORS: PluginRegistry[Executor] = PluginRegistry(
+    kind="executor", base=Executor, group=ENTRY_POINT_GROUP, logger="deletion_sdk.executor", article="An"
+)
 
 
 def register_executor(cls: type[Executor], *, force: bool = False) -> type[Executor]:
@@ -46,53 +41,22 @@ def register_executor(cls: type[Executor], *, force: bool = False) -> type[Execu
     Raises:
         RegistryError: ``cls`` is not an Executor subclass, lacks a name, or the name is taken.
     """
-    if not (isinstance(cls, type) and issubclass(cls, Executor)):
-        raise RegistryError(f"The 'cls' parameter must be an Executor subclass. Got {cls!r} instead.")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name.isidentifier():
-        raise RegistryError(
-            f"The 'name' attribute of {cls.__qualname__} must be an identifier string. Got {name!r} instead."
-        )
-    existing = _REGISTRY.get(name)
-    if existing is not None and existing is not cls and not force:
-        raise RegistryError(
-            f"An executor named '{name}' is already registered ({existing.__module__}."
-            f"{existing.__qualname__}); pass force=True to replace it. Registered: {_registered()}."
-        )
-    _REGISTRY[name] = cls
-    return cls
+    return _EXECUTORS.register(cls, force=force)
 
 
 def _unregister(name: str) -> None:
     """Remove a registration (tests use this to clean up after plugin checks)."""
-    _REGISTRY.pop(name, None)
+    _EXECUTORS.unregister(name)
 
 
 def load_entry_points(*, force: bool = False) -> list[str]:
     """Register the executors of the ``deletion_sdk.executors`` entry-point group; return the new names."""
-    global _entry_points_loaded
-    if _entry_points_loaded and not force:
-        return []
-    _entry_points_loaded = True
-    log = get_logger("deletion_sdk.executor")
-    added: list[str] = []
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-            if _REGISTRY.get(getattr(cls, "name", "")) is cls:
-                continue
-            register_executor(cls)
-        except Exception as e:
-            log.warning("executor_plugin.rejected", entry_point=ep.name, error=repr(e))
-            continue
-        added.append(cls.name)
-    return added
+    return _EXECUTORS.load_entry_points(force=force)
 
 
 def list_executors() -> list[str]:
     """Sorted names of every registered executor."""
-    load_entry_points()
-    return sorted(_REGISTRY)
+    return _EXECUTORS.names()
 
 
 def get_executor(name: str) -> type[Executor]:
@@ -101,14 +65,7 @@ def get_executor(name: str) -> type[Executor]:
     Raises:
         RegistryError: no such name; the message lists what is registered.
     """
-    load_entry_points()
-    try:
-        return _REGISTRY[name]
-    except (KeyError, TypeError):
-        raise RegistryError(
-            f"The 'executor' parameter must name a registered executor ({_registered()}). "
-            f"Got {name!r} instead."
-        ) from None
+    return _EXECUTORS.get(name)
 
 
 def create_executor(name: str, **options: Any) -> Executor:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from deletion_sdk import _plugins as plugins
 from deletion_sdk.erasure import store as stores
 from deletion_sdk.erasure.records import ArtifactKind, ErasedArtifact, StoredExample
 from deletion_sdk.erasure.store import LocalFileStore, SourceStore, StoreContext, create_store
@@ -135,7 +136,7 @@ def test_entry_point_plugins_load_and_broken_ones_are_skipped(monkeypatch: pytes
 
     eps = [_EP("good", Plugged), _EP("broken", ImportError("boom")), _EP("wrong", object)]
     monkeypatch.setattr(
-        stores.metadata, "entry_points", lambda group: eps if group == stores.ENTRY_POINT_GROUP else []
+        plugins.metadata, "entry_points", lambda group: eps if group == stores.ENTRY_POINT_GROUP else []
     )
     try:
         assert stores.load_entry_points(force=True) == ["plugged_store"]
