@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from deletion_sdk.ledger.api_tokens import Scope, TokenRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.service.auth import ServiceState, require, service_state
+from deletion_sdk.service.batching import Submission
 from deletion_sdk.service.schemas import (
     HistoryItem,
     ReasonBody,
@@ -46,7 +47,7 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The re
         **error_responses(400, 401, 403, 409, 413, 422, 429),
     },
 )
-def submit_request(
+async def submit_request(
     body: SubmitBody,
     response: Response,
     state: State,
@@ -63,13 +64,16 @@ def submit_request(
     ],
 ) -> SubmitResponse:
     """Record a request. The identifier is turned into a keyed hash at once; it is never stored or logged."""
-    result = state.sdk.submit_request(
-        subject=body.subject,
-        policy=body.policy,
-        received_at=body.received_at,
-        idempotency_key=idempotency_key,
-        actor=token.actor,
-        verified=body.verified,
+    # Concurrent submissions share one transaction (group commit); each still gets its own answer or error.
+    result = await state.intake.submit(
+        Submission(
+            subject=body.subject,
+            policy=body.policy,
+            received_at=body.received_at,
+            idempotency_key=idempotency_key,
+            actor=token.actor,
+            verified=body.verified,
+        )
     )
     if not result.created:
         response.status_code = 200

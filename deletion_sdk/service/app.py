@@ -151,6 +151,8 @@ def create_app(
     _ = sdk.audit_log
     sdk.context.policies.list()
 
+    service = ServiceState(sdk=sdk, config=cfg, limiter=limiter)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if worker is not None:
@@ -158,6 +160,7 @@ def create_app(
         try:
             yield
         finally:
+            service.close()
             if worker is not None:
                 worker.stop()
             if close_sdk:
@@ -169,7 +172,7 @@ def create_app(
         description=_DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.service = ServiceState(sdk=sdk, config=cfg, limiter=limiter)
+    app.state.service = service
     _install_error_handlers(app)
     app.include_router(api_requests.router)
     app.include_router(api_records.router)

@@ -2,22 +2,23 @@
 
 Every ``/v1`` route depends on :func:`require` with the least scope it needs. No token, a malformed, unknown
 or revoked one: 401 with ``WWW-Authenticate: Bearer``. A token whose scope is below the route's: 403. A
-token past its rate: 429 with ``Retry-After``. Tokens are looked up in the ledger on every call, so a
-revocation takes effect at once.
+token past its rate: 429 with ``Retry-After``. Tokens are looked up in the ledger on every call (concurrent
+calls' tokens in one read transaction), so a revocation takes effect at once.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from fastapi import Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deletion_sdk.errors import AuthenticationError
-from deletion_sdk.ledger.api_tokens import Scope, TokenRecord, authenticate
+from deletion_sdk.ledger.api_tokens import Scope, TokenRecord
 from deletion_sdk.sdk import DeletionSDK
+from deletion_sdk.service.batching import IntakeBatcher, TokenChecker
 from deletion_sdk.service.config import ServiceConfig
 from deletion_sdk.service.limits import RateLimiter
 
@@ -45,11 +46,23 @@ class ApiError(Exception):
 
 @dataclass(frozen=True)
 class ServiceState:
-    """What every route needs: the deployment, the service settings, the rate limiter."""
+    """What every route needs: the deployment, the service settings, the rate limiter, and the group
+    runners that check tokens and record submissions (see :mod:`deletion_sdk.service.batching`)."""
 
     sdk: DeletionSDK
     config: ServiceConfig
     limiter: RateLimiter | None
+    intake: IntakeBatcher = field(init=False)
+    tokens: TokenChecker = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "intake", IntakeBatcher(self.sdk))
+        object.__setattr__(self, "tokens", TokenChecker(self.sdk))
+
+    def close(self) -> None:
+        """Finish the groups being handled and stop their threads."""
+        self.intake.close()
+        self.tokens.close()
 
 
 def service_state(request: Request) -> ServiceState:
@@ -58,10 +71,10 @@ def service_state(request: Request) -> ServiceState:
     return state
 
 
-def require(scope: Scope) -> Callable[..., TokenRecord]:
+def require(scope: Scope) -> Callable[..., Awaitable[TokenRecord]]:
     """A dependency that admits tokens of ``scope`` or above and returns the caller's token."""
 
-    def dependency(
+    async def dependency(
         request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)
     ) -> TokenRecord:
         state = service_state(request)
@@ -74,8 +87,7 @@ def require(scope: Scope) -> Callable[..., TokenRecord]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         try:
-            with state.sdk.ledger.session(write=False) as session:
-                token = authenticate(session, credentials.credentials)
+            token = await state.tokens.run(credentials.credentials)  # with concurrent callers' tokens
         except AuthenticationError as e:
             raise ApiError(401, "AuthenticationError", str(e), headers={"WWW-Authenticate": "Bearer"}) from e
         if not token.scope.allows(scope):
