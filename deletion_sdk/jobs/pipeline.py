@@ -72,8 +72,9 @@ from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.ledger.statuses import RequestStatus
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import ExactRetraining, Policy
-from deletion_sdk.training import CheckpointMetadata, save_checkpoint
+from deletion_sdk.training import CheckpointMetadata, LoadedCheckpoint, save_checkpoint
 from deletion_sdk.unlearning import UnlearningContext, run_unlearner, unlearner_provenance
+from deletion_sdk.unlearning.budget import retrain_time_s
 from deletion_sdk.verification import VerificationReport
 
 __all__ = ["STEPS", "BatchRunner"]
@@ -340,14 +341,20 @@ class BatchRunner:
             bins=self.bins,
         )
 
-    def _retrain_estimate(self, original: ModelVersionRecord, n_retain: int) -> float | None:
-        m = original.metrics
-        if m.get("retrain_estimate_s"):
-            return float(m["retrain_estimate_s"])
-        t, n = m.get("train_time_s"), m.get("n_train")
-        if not t or not n:
-            return None
-        return float(t) * n_retain / float(n)
+    def _retrain_estimate(
+        self, job: _Job, original: ModelVersionRecord, loaded: LoadedCheckpoint, sets: JobSets
+    ) -> float | None:
+        """An earlier attempt's figure, else the recorded training time when it applies here, else a probe."""
+        earlier = next((a.retrain_estimate_s for a in job.state.attempts if a.retrain_estimate_s), None)
+        if earlier is not None:
+            return earlier
+        return retrain_time_s(
+            metrics=original.metrics,
+            model=loaded.model,
+            retain=sets.retain,
+            train_config=loaded.metadata.train_config,
+            device=self.context.device,
+        )
 
     def _seed(self, job: _Job, attempt: int) -> int:
         return attempt_seed(self.context.settings.seed, job.state.forget_merkle_root, attempt)
@@ -424,7 +431,7 @@ class BatchRunner:
         loaded = load_model_version(original, device="cpu", layout=self.context.layout)
         meta = loaded.metadata
         sets = self._sets(job, original, meta.image_size)
-        estimate = self._retrain_estimate(original, len(sets.retain))
+        estimate = self._retrain_estimate(job, original, loaded, sets)
         fraction = self._policy(job).unlearning.time_budget_fraction
         context = UnlearningContext(
             device=self.context.device,

@@ -1,9 +1,15 @@
-"""Estimating a retrain time, so a budget can be a fraction of it when no measurement exists.
+"""Estimating a retrain time, so a budget can be a fraction of it.
 
 ``UnlearningContext(retrain_time_s=..., budget_fraction=0.1)`` needs the time a full retrain takes.
-The model version's recorded training time is the best figure; when there is none,
-:func:`estimate_retrain_time_s` times a few real training steps on the retain set and extrapolates
-to the TrainConfig's epochs.
+Two figures exist:
+
+- :func:`recorded_retrain_time_s`: a model version's recorded training time, scaled to the retain
+  set (free; measured when and where the model was trained);
+- :func:`estimate_retrain_time_s`: a probe that runs the retrain's own code path
+  (:func:`~deletion_sdk.training.train_model`) on a few batches of the retain set, here and now, and
+  extrapolates to the TrainConfig's epochs (about 1 % of a retrain at the demo size).
+
+``benchmarks/retrain_estimate.py`` measures both against real retrains.
 """
 
 from __future__ import annotations
@@ -11,18 +17,20 @@ from __future__ import annotations
 import copy
 import math
 import time
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from deletion_sdk._device import autocast, resolve_device
-from deletion_sdk.data.tensors import FaceTensors, iterate_batches
+from deletion_sdk._device import resolve_device
+from deletion_sdk.data.tensors import FaceTensors
 from deletion_sdk.errors import InputError
 from deletion_sdk.training.config import TrainConfig
-from deletion_sdk.training.loop import make_optimizer
+from deletion_sdk.training.evaluation import evaluate
+from deletion_sdk.training.loop import train_model
 
-__all__ = ["estimate_retrain_time_s"]
+__all__ = ["estimate_retrain_time_s", "recorded_retrain_time_s", "retrain_time_s"]
 
 
 def estimate_retrain_time_s(
@@ -31,54 +39,135 @@ def estimate_retrain_time_s(
     *,
     train_config: TrainConfig,
     device: str | torch.device = "auto",
-    probe_steps: int = 5,
+    probe_steps: int = 4,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> float:
-    """Seconds a retrain on ``retain`` with ``train_config`` would take, from ``probe_steps`` timed steps.
+    """Seconds a retrain on ``retain`` with ``train_config`` would take, from a short timed probe.
 
-    The first step (allocation, kernel selection) is run but not timed. ``model`` is not modified: a
-    copy is trained.
+    The probe trains a copy of ``model`` with :func:`~deletion_sdk.training.train_model` itself (the
+    retrain's own step: layout, augmentation, class weights, clipping, scheduler) on a random subset
+    of ``retain``: ``probe_steps`` full batches plus, when ``len(retain)`` is not a multiple of the
+    batch size, a last partial batch of the same size as the retrain's. Its first epoch warms up
+    (allocation, kernel selection, lazy initialisation) and is not timed; the following epoch(s) time
+    at least ``probe_steps`` steps. The evaluation the retrain ends with (one forward pass over the
+    retain set) is timed on the subset and scaled. ``model`` is not modified.
 
     Args:
         model: a model of the architecture to retrain.
-        retain: the retain set.
+        retain: the retain set (images ``[n, 3, S, S]`` with ``S == train_config.image_size``).
         train_config: the original training configuration (epochs, batch size, optimiser).
         device: where the retrain would run.
-        probe_steps: timed optimiser steps (>= 1).
+        probe_steps: full-batch optimiser steps to time (>= 1).
+        clock: seconds from an arbitrary origin (``time.perf_counter``; tests pass a fake one).
 
     Returns:
-        ``seconds per step * steps per epoch * epochs``.
+        ``epochs * (full steps * s per full step + s of the partial step) + evaluation s``.
+
+    Raises:
+        InputError: ``probe_steps`` < 1, an empty retain set, or a retain set ``train_config``
+            cannot train on.
     """
     if probe_steps < 1:
         raise InputError(f"The 'probe_steps' parameter must be an int >= 1. Got {probe_steps!r} instead.")
-    if len(retain) == 0:
+    n = len(retain)
+    if n == 0:
         raise InputError("The 'retain' parameter must hold at least one example. Got an empty set instead.")
     dev = resolve_device(device)
-    probe = copy.deepcopy(model).to(dev).train()
-    opt = make_optimizer(probe, train_config)
     bs = train_config.batch_size
-    batches = iterate_batches(
-        retain, bs, shuffle=True, generator=torch.Generator().manual_seed(0), device=dev
-    )
-    timed = 0
-    start = 0.0
-    with torch.random.fork_rng(devices=[dev.index or 0] if dev.type == "cuda" else []):
-        for i in range(probe_steps + 1):
-            try:
-                x, y, _ = next(batches)
-            except StopIteration:
-                batches = iterate_batches(retain, bs, shuffle=False, device=dev)
-                x, y, _ = next(batches)
-            if i == 1:
-                if dev.type == "cuda":
-                    torch.cuda.synchronize(dev)
-                start = time.perf_counter()
-            with autocast(dev):
-                loss = F.cross_entropy(probe(x).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            timed += i >= 1
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    per_step = (time.perf_counter() - start) / timed
-    return per_step * math.ceil(len(retain) / bs) * train_config.epochs
+    full, partial = n // bs, n % bs
+    probe_full = min(full, probe_steps)
+    per_epoch = probe_full + (partial > 0)
+    timed_epochs = math.ceil(probe_steps / per_epoch)
+    n_probe = probe_full * bs + partial
+    rows = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:n_probe]
+    subset = retain.take(rows)
+    config = train_config.model_copy(update={"epochs": 1 + timed_epochs})
+
+    stamps: list[float] = []
+
+    def stamp() -> None:
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        stamps.append(clock())
+
+    trained = train_model(subset, config=config, device=dev, model=copy.deepcopy(model), on_step=stamp)
+    stamp()
+    evaluate(trained.model, subset, device=dev)
+    stamp()
+    eval_s = (stamps[-1] - stamps[-2]) * n / n_probe
+
+    timed = [
+        (g % per_epoch, stamps[g] - stamps[g - 1]) for g in range(per_epoch, per_epoch * (1 + timed_epochs))
+    ]
+    full_times = [t for pos, t in timed if pos < probe_full]
+    partial_times = [t for pos, t in timed if pos >= probe_full]
+    epoch_s = 0.0
+    if full:
+        epoch_s += full * sum(full_times) / len(full_times)
+    if partial:
+        epoch_s += sum(partial_times) / len(partial_times)
+    return epoch_s * train_config.epochs + eval_s
+
+
+def recorded_retrain_time_s(
+    metrics: Mapping[str, Any], n_retain: int, *, device: str | torch.device | None = None
+) -> float | None:
+    """Seconds a retrain on ``n_retain`` examples would take, from a model version's recorded metrics.
+
+    A version the batch job made carries ``retrain_estimate_s`` (its parent's figure); a trained
+    version carries ``train_time_s`` for ``n_train`` examples (its optimisation loop), scaled
+    linearly to ``n_retain``. A training time recorded on another kind of device than ``device``
+    (a CPU figure for a CUDA retrain, or the reverse) says nothing about this one: None.
+
+    Args:
+        metrics: the model version's recorded metrics.
+        n_retain: examples in the retain set.
+        device: where the retrain would run (``"auto"`` resolves as the retrain resolves it);
+            None skips the device check.
+
+    Returns:
+        The estimate in seconds, or None when the metrics hold no usable figure.
+    """
+    if metrics.get("retrain_estimate_s"):
+        return float(metrics["retrain_estimate_s"])
+    t, n = metrics.get("train_time_s"), metrics.get("n_train")
+    if not t or not n:
+        return None
+    recorded_on = metrics.get("device")
+    if device is not None and isinstance(recorded_on, str) and recorded_on:
+        try:
+            recorded_type = torch.device(recorded_on).type
+        except RuntimeError:
+            return None
+        if recorded_type != resolve_device(device).type:
+            return None
+    return float(t) * n_retain / float(n)
+
+
+def retrain_time_s(
+    *,
+    metrics: Mapping[str, Any],
+    model: nn.Module,
+    retain: FaceTensors,
+    train_config: TrainConfig | None,
+    device: str | torch.device = "auto",
+) -> float | None:
+    """The batch job's retrain estimate: the recorded figure when it applies here, else a probe.
+
+    Args:
+        metrics: the deployed version's recorded metrics (:func:`recorded_retrain_time_s`).
+        model: the deployed model (the probe trains a copy).
+        retain: the retain set.
+        train_config: its training configuration; None (imported weights) allows no probe.
+        device: where the retrain would run.
+
+    Returns:
+        Seconds, or None when neither figure can be had (no fractional budget then).
+    """
+    recorded = recorded_retrain_time_s(metrics, len(retain), device=device)
+    if recorded is not None or train_config is None:
+        return recorded
+    try:
+        return estimate_retrain_time_s(model, retain, train_config=train_config, device=device)
+    except InputError:  # a retain set this configuration cannot train on: the retrain could not either
+        return None
