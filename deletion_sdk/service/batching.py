@@ -130,7 +130,7 @@ class Submission:
 
     subject: str
     policy: str
-    received_at: datetime | None
+    received_at: datetime | str | None
     idempotency_key: str | None
     actor: str
     verified: bool = False
