@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
 from deletion_sdk.ledger.api_tokens import Scope, TokenRecord
 from deletion_sdk.ledger.statuses import RequestStatus
-from deletion_sdk.service.auth import ServiceState, require, service_state
+from deletion_sdk.service.auth import ServiceState, bearer_token, require, service_state
 from deletion_sdk.service.batching import Submission
 from deletion_sdk.service.schemas import (
     HistoryItem,
@@ -28,6 +28,8 @@ router = APIRouter(prefix="/v1/requests", tags=["requests"])
 
 State = Annotated[ServiceState, Depends(service_state)]
 Intake = Annotated[TokenRecord, Depends(require(Scope.INTAKE))]
+# Submissions: the intake writer checks the token (scope intake, rate) just before recording the request.
+Bearer = Annotated[str, Depends(bearer_token)]
 Officer = Annotated[TokenRecord, Depends(require(Scope.OFFICER))]
 RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The request id (a UUID).")]
 
@@ -49,9 +51,8 @@ RequestId = Annotated[str, Path(min_length=1, max_length=64, description="The re
 )
 async def submit_request(
     body: SubmitBody,
-    response: Response,
     state: State,
-    token: Intake,
+    token: Bearer,
     idempotency_key: Annotated[
         str,
         Header(
@@ -62,25 +63,29 @@ async def submit_request(
             description="A key chosen by the client: sending the same key again returns the same request.",
         ),
     ],
-) -> SubmitResponse:
+) -> Response:
     """Record a request. The identifier is turned into a keyed hash at once; it is never stored or logged."""
     # Concurrent submissions share one transaction (group commit); each still gets its own answer or error.
     result = await state.intake.submit(
         Submission(
+            token=token,
             subject=body.subject,
             policy=body.policy,
             received_at=body.received_at,
             idempotency_key=idempotency_key,
-            actor=token.actor,
             verified=body.verified,
         )
     )
-    if not result.created:
-        response.status_code = 200
-    return SubmitResponse(
+    answer = SubmitResponse(
         request=RequestView.of(result.request),
         created=result.created,
         duplicate_of_open=result.duplicate_of_open,
+    )
+    # Validated as it was built: a Response spares FastAPI validating the same model a second time.
+    return Response(
+        content=answer.model_dump_json(),
+        status_code=201 if result.created else 200,
+        media_type="application/json",
     )
 
 

@@ -4,15 +4,20 @@ Every ``/v1`` route depends on :func:`require` with the least scope it needs. No
 or revoked one: 401 with ``WWW-Authenticate: Bearer``. A token whose scope is below the route's: 403. A
 token past its rate: 429 with ``Retry-After``. Tokens are looked up in the ledger on every call (concurrent
 calls' tokens in one read transaction), so a revocation takes effect at once.
+
+``POST /v1/requests`` applies the same rules (:func:`authorize`) in the intake writer's thread, just before
+the group that records its request (see :mod:`deletion_sdk.service.batching`); only a missing token is
+refused before the body is read, so a malformed body with an unknown token is answered 422, not 401.
+Nothing is recorded for a request whose token is refused.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from fastapi import Request, Security
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from deletion_sdk.errors import AuthenticationError
@@ -56,8 +61,10 @@ class ServiceState:
     tokens: TokenChecker = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "intake", IntakeBatcher(self.sdk))
         object.__setattr__(self, "tokens", TokenChecker(self.sdk))
+        # Intake checks its callers' tokens in its own group thread, just before recording their requests.
+        intake = IntakeBatcher(self.sdk, authorize=lambda tokens: authorize(self, tokens, Scope.INTAKE))
+        object.__setattr__(self, "intake", intake)
 
     def close(self) -> None:
         """Finish the groups being handled and stop their threads."""
@@ -71,43 +78,72 @@ def service_state(request: Request) -> ServiceState:
     return state
 
 
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(401, "AuthenticationError", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+async def bearer_token(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> str:
+    """A dependency that returns the bearer token's text (401 when there is none); it checks nothing else."""
+    if credentials is None:
+        raise _unauthenticated(
+            "missing API token: send 'Authorization: Bearer dsk_…' (create one with "
+            "`deletion-sdk tokens create`)"
+        )
+    return credentials.credentials
+
+
+def admit(state: ServiceState, token: TokenRecord, scope: Scope) -> TokenRecord:
+    """``token`` when its scope covers ``scope`` and it is within its rate.
+
+    Raises:
+        ApiError: 403 for a scope below ``scope``, 429 (with Retry-After) over the rate limit.
+    """
+    if not token.scope.allows(scope):
+        raise ApiError(
+            403,
+            "ScopeError",
+            f"this operation needs a token of scope '{scope.value}' or above; token {token.token_id} has "
+            f"scope '{token.scope.value}'",
+        )
+    if state.limiter is not None:
+        wait = state.limiter.acquire(token.token_id)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "RateLimited",
+                f"token {token.token_id} is over its rate limit of {state.limiter.rate_per_s:g} requests/s",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+    return token
+
+
+def authorize(state: ServiceState, tokens: Sequence[str], scope: Scope) -> list[TokenRecord | Exception]:
+    """Authenticate ``tokens`` in one read transaction and admit each for ``scope`` (blocking; for group
+    threads). Each outcome is the caller's token record or the ApiError (401, 403, 429) to answer with."""
+    out: list[TokenRecord | Exception] = []
+    for answer in state.tokens.check(tokens):
+        if isinstance(answer, AuthenticationError):
+            out.append(_unauthenticated(str(answer)))
+        elif isinstance(answer, Exception):
+            out.append(answer)
+        else:
+            try:
+                out.append(admit(state, answer, scope))
+            except ApiError as e:
+                out.append(e)
+    return out
+
+
 def require(scope: Scope) -> Callable[..., Awaitable[TokenRecord]]:
     """A dependency that admits tokens of ``scope`` or above and returns the caller's token."""
 
-    async def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Security(bearer)
-    ) -> TokenRecord:
+    async def dependency(request: Request, text: str = Depends(bearer_token)) -> TokenRecord:
         state = service_state(request)
-        if credentials is None:
-            raise ApiError(
-                401,
-                "AuthenticationError",
-                "missing API token: send 'Authorization: Bearer dsk_…' (create one with "
-                "`deletion-sdk tokens create`)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
         try:
-            token = await state.tokens.run(credentials.credentials)  # with concurrent callers' tokens
+            token = await state.tokens.run(text)  # looked up with concurrent callers' tokens
         except AuthenticationError as e:
-            raise ApiError(401, "AuthenticationError", str(e), headers={"WWW-Authenticate": "Bearer"}) from e
-        if not token.scope.allows(scope):
-            raise ApiError(
-                403,
-                "ScopeError",
-                f"this operation needs a token of scope '{scope.value}' or above; token {token.token_id} has "
-                f"scope '{token.scope.value}'",
-            )
-        if state.limiter is not None:
-            wait = state.limiter.acquire(token.token_id)
-            if wait is not None:
-                raise ApiError(
-                    429,
-                    "RateLimited",
-                    f"token {token.token_id} is over its rate limit of {state.limiter.rate_per_s:g} "
-                    "requests/s",
-                    headers={"Retry-After": str(max(1, math.ceil(wait)))},
-                )
-        return token
+            raise _unauthenticated(str(e)) from e
+        return admit(state, token, scope)
 
     dependency.__name__ = f"require_{scope.value}"
     return dependency

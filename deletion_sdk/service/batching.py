@@ -9,7 +9,8 @@ shared and throughput rises with load instead of queueing.
 * :class:`IntakeBatcher` records submissions with :func:`~deletion_sdk.ledger.submit_batch.submit_many`:
   one transaction, one audit append, one webhook-outbox insert per group.
 * :class:`TokenChecker` authenticates bearer tokens in one read transaction per group (each token is still
-  looked up on every call, so a revocation takes effect at once).
+  looked up on every call, so a revocation takes effect at once). The intake writer checks its group's
+  tokens the same way, in its own thread, just before recording the group.
 
 Nothing about a single request changes: each caller gets its own answer (created, replayed, duplicate of an
 open request) or its own error (a bad field, an unknown policy, a key of another request, an unknown
@@ -126,14 +127,19 @@ class GroupRunner(Generic[T, R]):
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """One intake request as the HTTP layer received it (the raw identifier is hashed in the writer)."""
+    """One intake request as the HTTP layer received it: the bearer token's text (checked by the writer)
+    and the body's fields (the raw identifier is hashed in the writer, never stored or logged)."""
 
+    token: str
     subject: str
     policy: str
     received_at: datetime | str | None
     idempotency_key: str | None
-    actor: str
     verified: bool = False
+
+
+Authorize = Callable[[Sequence[str]], Sequence[TokenRecord | Exception]]
+"""Checks bearer tokens (one outcome per token, in order): the caller's record, or the error to answer."""
 
 
 class IntakeBatcher(GroupRunner[Submission, SubmitResult]):
@@ -141,12 +147,16 @@ class IntakeBatcher(GroupRunner[Submission, SubmitResult]):
 
     Args:
         sdk: the open deployment.
+        authorize: checks the group's bearer tokens before anything is recorded (the service's
+            :func:`~deletion_sdk.service.auth.authorize`: authentication, scope, rate limit); a refused
+            submission gets that error and is not recorded.
         max_batch: the most submissions per transaction.
     """
 
-    def __init__(self, sdk: DeletionSDK, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, sdk: DeletionSDK, *, authorize: Authorize, max_batch: int = MAX_BATCH) -> None:
         super().__init__(self.write, name="intake-writer", max_batch=max_batch)
         self.sdk = sdk
+        self.authorize = authorize
 
     async def submit(self, submission: Submission) -> SubmitResult:
         """Record ``submission`` with whatever else is waiting; return its result or raise its error.
@@ -157,24 +167,29 @@ class IntakeBatcher(GroupRunner[Submission, SubmitResult]):
         return await self.run(submission)
 
     def write(self, submissions: Sequence[Submission]) -> list[Outcome]:
-        """Validate, pseudonymise and record ``submissions`` in one transaction (runs in the writer thread).
+        """Check the tokens, then validate, pseudonymise and record ``submissions`` in one transaction (runs
+        in the writer thread).
 
         Returns:
             One outcome per submission, in order (see :func:`~deletion_sdk.ledger.submit_batch.submit_many`).
         """
+        callers = self.authorize([s.token for s in submissions])
         now = utcnow()
         outcomes: list[Outcome | None] = []
         items: list[SubmitItem] = []
-        for s in submissions:
+        for s, caller in zip(submissions, callers, strict=True):
+            if isinstance(caller, Exception):
+                outcomes.append(caller)
+                continue
             try:
-                items.append(self._item(s, now))
+                items.append(self._item(s, caller.actor, now))
                 outcomes.append(None)
             except DeletionSDKError as e:
                 outcomes.append(e)
         written = iter(submit_many(self.sdk.ledger, items) if items else [])
         return [next(written) if o is None else o for o in outcomes]
 
-    def _item(self, s: Submission, now: datetime) -> SubmitItem:
+    def _item(self, s: Submission, actor: str, now: datetime) -> SubmitItem:
         """The checks and hashing of the facade's ``submit_request`` (the same rules as every channel)."""
         fields = validate_request_input(
             subject=s.subject,
@@ -192,7 +207,7 @@ class IntakeBatcher(GroupRunner[Submission, SubmitResult]):
             idempotency_key=(
                 None if fields.idempotency_key is None else keyed_idempotency_key(key, fields.idempotency_key)
             ),
-            actor=s.actor,
+            actor=actor,
             verified=s.verified,
         )
 

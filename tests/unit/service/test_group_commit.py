@@ -15,12 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 
-from deletion_sdk.errors import ConflictError, InputError, UnknownPolicyError
+from deletion_sdk.errors import AuthenticationError, ConflictError, InputError, UnknownPolicyError
 from deletion_sdk.ledger.records import SubmitResult
 from deletion_sdk.sdk import DeletionSDK
 from deletion_sdk.service import ServiceAdmin, ServiceConfig, create_app
-from deletion_sdk.service.batching import IntakeBatcher, Submission
+from deletion_sdk.service.batching import IntakeBatcher, Submission, TokenChecker
 
 RAW = "philippa.quenby+group@example.net"  # distinctive: grepped for in the database
 
@@ -41,7 +42,7 @@ class _Held(IntakeBatcher):
     """A batcher whose first group waits in the writer thread until the test lets it go."""
 
     def __init__(self, sdk: DeletionSDK) -> None:
-        super().__init__(sdk)
+        super().__init__(sdk, authorize=TokenChecker(sdk).check)
         self.release = threading.Event()
         self.sizes: list[int] = []
 
@@ -72,24 +73,27 @@ async def _submit_while_held(batcher: _Held, submissions: list[Submission]) -> l
 
 
 def test_concurrent_submissions_share_one_transaction_and_keep_their_own_answers(sdk: DeletionSDK) -> None:
+    batcher = _Held(sdk)
+    tok = ServiceAdmin(sdk).create_token(name="intake", scope="intake")
+    forged = tok.token[:-1] + ("A" if tok.token[-1] != "A" else "B")
     before = sdk.audit_log.size()
     commits = [0]
     sa.event.listen(sdk.ledger.engine, "commit", lambda _c: commits.__setitem__(0, commits[0] + 1))
-    batcher = _Held(sdk)
-    subs = [Submission(f"p{i}@example.org", "gdpr-art17", None, f"key-{i}", "token:t") for i in range(10)]
+    subs = [Submission(tok.token, f"p{i}@example.org", "gdpr-art17", None, f"key-{i}") for i in range(10)]
     subs += [
-        Submission("p1@example.org", "gdpr-art17", None, "key-1", "token:t"),  # 10: replay of 1 (same group)
-        Submission("other@example.org", "gdpr-art17", None, "key-2", "token:t"),  # 11: key of 2, other person
-        Submission("p3@example.org", "no-such-policy", None, "key-x", "token:t"),  # 12: unknown policy
-        Submission(RAW, "gdpr-art17", "2999-01-01", "key-y", "token:t"),  # 13: received in the future
-        Submission(RAW, "gdpr-art17", None, RAW, "token:t", verified=True),  # 14: verified at intake
+        Submission(tok.token, "p1@example.org", "gdpr-art17", None, "key-1"),  # 10: replay of 1 (same group)
+        Submission(tok.token, "other@example.org", "gdpr-art17", None, "key-2"),  # 11: key of 2, other person
+        Submission(tok.token, "p3@example.org", "no-such-policy", None, "key-x"),  # 12: unknown policy
+        Submission(tok.token, RAW, "gdpr-art17", "2999-01-01", "key-y"),  # 13: received in the future
+        Submission(tok.token, RAW, "gdpr-art17", None, RAW, verified=True),  # 14: verified at intake
+        Submission(forged, "p9@example.org", "gdpr-art17", None, "key-f"),  # 15: a forged token
     ]
     try:
         out = asyncio.run(_submit_while_held(batcher, subs))
     finally:
         batcher.close()
-    assert batcher.sizes == [1, len(subs) - 1]  # the first alone, every later arrival in one group
-    assert commits[0] == 2  # so: two transactions for 15 submissions
+    assert batcher.sizes == [1, len(subs) - 1]  # the first alone, every later one in one group
+    assert commits[0] == 4  # per group: one read (the tokens) and one write transaction, for 16 submissions
     results = [o if isinstance(o, SubmitResult) else None for o in out]
     assert all(r is not None and r.created for r in results[:10])
     ids = [r.request.request_id for r in results[:10] if r is not None]
@@ -101,6 +105,14 @@ def test_concurrent_submissions_share_one_transaction_and_keep_their_own_answers
     assert isinstance(out[13], InputError) and "future" in str(out[13]) and RAW not in str(out[13])
     verified = results[14]
     assert verified is not None and verified.created and verified.request.status == "verified"
+    assert isinstance(out[15], AuthenticationError)
+    actors = {
+        h.actor
+        for r in results
+        if r is not None
+        for h in sdk.request_history(request_id=r.request.request_id)
+    }
+    assert actors == {tok.record.actor}  # attributed to the token that submitted them
     assert _count(sdk, "deletion_requests") == 11 and _count(sdk, "webhook_deliveries") == 12
     types = [e.event.type for e in sdk.audit_log.entries(start=before)]
     assert types.count("request.received") == 11 and types.count("request.status_changed") == 1
@@ -142,5 +154,30 @@ def test_concurrent_http_submissions_each_get_their_own_status(sdk: DeletionSDK)
         assert len({r.json()["request"]["request_id"] for r in pair}) == 1, key  # both name one request
         assert sorted(r.status_code for r in pair) == [200, 201], key  # exactly one created it
     assert answers[16].status_code == 409 and answers[16].json()["error"]["type"] == "ConflictError"
-    assert answers[17].status_code == 401
+    assert answers[17].status_code == 401 and answers[17].headers["WWW-Authenticate"] == "Bearer"
     assert _count(sdk, "deletion_requests") == 8
+
+
+def test_intake_tokens_are_checked_live_and_rate_limited_before_anything_is_recorded(
+    sdk: DeletionSDK,
+) -> None:
+    admin = ServiceAdmin(sdk)
+    token = admin.create_token(name="web", scope="intake")
+    config = ServiceConfig(deliver_webhooks=False, rate_limit_per_s=0.001, rate_burst=2)
+    app = create_app(sdk, config=config)
+
+    def post(client: TestClient, key: str) -> httpx.Response:
+        return client.post(
+            "/v1/requests",
+            json={"subject": f"{key}@example.org", "policy": "gdpr-art17"},
+            headers={"Authorization": f"Bearer {token.token}", "Idempotency-Key": key},
+        )
+
+    with TestClient(app) as client:
+        assert [post(client, k).status_code for k in ("r1", "r2", "r3")] == [201, 201, 429]
+        admin.revoke_token(token_id=token.record.token_id)
+        revoked = post(client, "r4")
+        assert revoked.status_code == 401 and "revoked" in revoked.json()["error"]["message"]
+        missing = client.post("/v1/requests", json={}, headers={"Idempotency-Key": "r5"})
+        assert missing.status_code == 401  # no token: refused before the body is looked at
+    assert _count(sdk, "deletion_requests") == 2
