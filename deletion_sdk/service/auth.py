@@ -72,10 +72,14 @@ class ServiceState:
         self.tokens.close()
 
 
-def service_state(request: Request) -> ServiceState:
-    """The app's :class:`ServiceState`."""
+def _state(request: Request) -> ServiceState:
     state: ServiceState = request.app.state.service
     return state
+
+
+async def service_state(request: Request) -> ServiceState:
+    """The app's :class:`ServiceState` (a dependency; async, so FastAPI runs it without a thread hop)."""
+    return _state(request)
 
 
 def _unauthenticated(message: str) -> ApiError:
@@ -138,7 +142,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenRecord]]:
     """A dependency that admits tokens of ``scope`` or above and returns the caller's token."""
 
     async def dependency(request: Request, text: str = Depends(bearer_token)) -> TokenRecord:
-        state = service_state(request)
+        state = _state(request)
         try:
             token = await state.tokens.run(text)  # looked up with concurrent callers' tokens
         except AuthenticationError as e:
