@@ -13,6 +13,10 @@ one commit) instead of a dozen per request:
   deliveries, all in the batch's transaction; with ``verified`` it moves straight on to ``verified`` (a
   second history row and a ``request.status_changed`` entry, in the same transaction).
 
+A ``gate`` runs first inside the transaction (the HTTP service authenticates its callers' tokens there,
+so a revocation committed before the batch's check refuses the request); an item it refuses is answered
+with the gate's exception and nothing is recorded for it.
+
 Isolation between items: a malformed item gets its own :class:`InputError` and is left out. When the batch's
 transaction fails anyway, nothing of it is committed and no answer has been given yet: a unique-constraint
 race with another process (PostgreSQL; SQLite serialises writers) retries the batch, which then sees the
@@ -23,7 +27,7 @@ one, so only an item that fails on its own gets an error.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -44,7 +48,7 @@ from deletion_sdk.ledger.subjects import validate_subject_ref
 from deletion_sdk.logging import get_logger
 from deletion_sdk.policy import Policy
 
-__all__ = ["VERIFIED_AT_INTAKE", "SubmitItem", "submit_many"]
+__all__ = ["VERIFIED_AT_INTAKE", "Gate", "Outcome", "SubmitItem", "submit_many"]
 
 VERIFIED_AT_INTAKE = "identity verified by the intake channel"
 """The history reason of a request that the intake channel marked as already verified."""
@@ -61,6 +65,10 @@ _BY_REFS = sa.select(_requests).where(_requests.c.subject_ref.in_(sa.bindparam("
 
 Outcome = SubmitResult | Exception
 """An item's answer: its result, or the error that item alone ran into (raise it to the item's caller)."""
+
+Gate = Callable[[Session, Sequence["SubmitItem"]], Sequence[Exception | None]]
+"""Checks run first in a batch's transaction: per item None (go ahead) or the exception that refuses it.
+It runs again when the batch is retried, so what it counts (a rate limit) it must count once per item."""
 
 
 def _log() -> Any:
@@ -286,6 +294,18 @@ def _one(ledger: Ledger, item: SubmitItem, now: datetime | None) -> Outcome:
         return e
 
 
+def _one_by_one(
+    ledger: Ledger, items: Sequence[SubmitItem], now: datetime | None, gate: Gate | None
+) -> list[Outcome]:
+    """The fallback: the gate in a transaction of its own, then each item it lets through on its own."""
+    try:
+        with ledger.session(write=False) as session:
+            admitted, refusals = _gated(session, gate, items)
+    except Exception as e:  # the gate itself failed (e.g. the database went away): every item hears it
+        return [e] * len(items)
+    return _merged(refusals, [_one(ledger, item, now) for item in admitted])
+
+
 def _logged(items: Iterable[SubmitItem], outcomes: Iterable[Outcome]) -> None:
     for item, outcome in zip(items, outcomes, strict=True):
         if isinstance(outcome, SubmitResult) and outcome.created:
@@ -300,13 +320,32 @@ def _logged(items: Iterable[SubmitItem], outcomes: Iterable[Outcome]) -> None:
             )
 
 
-def submit_many(ledger: Ledger, items: Sequence[SubmitItem], *, now: datetime | None = None) -> list[Outcome]:
+def _gated(
+    session: Session, gate: Gate | None, items: Sequence[SubmitItem]
+) -> tuple[list[SubmitItem], list[Exception | None]]:
+    """(the items the gate lets through, per item the exception refusing it or None)."""
+    refusals: list[Exception | None] = [None] * len(items) if gate is None else list(gate(session, items))
+    if len(refusals) != len(items):
+        raise InputError(f"the gate answered {len(refusals)} times for {len(items)} items")
+    return [i for i, r in zip(items, refusals, strict=True) if r is None], refusals
+
+
+def _merged(refusals: Sequence[Exception | None], written: Sequence[Outcome]) -> list[Outcome]:
+    answers = iter(written)
+    return [next(answers) if r is None else r for r in refusals]
+
+
+def submit_many(
+    ledger: Ledger, items: Sequence[SubmitItem], *, now: datetime | None = None, gate: Gate | None = None
+) -> list[Outcome]:
     """Record ``items`` in one transaction; answer each as a one-by-one submit in this order would.
 
     Args:
         ledger: the ledger (its event sink appends the audit entries and webhook deliveries).
         items: the submissions, each validated and pseudonymised by the caller.
         now: the batch's time (tests pin it); default the current instant.
+        gate: checks run first inside the batch's transaction (the service authenticates its callers'
+            tokens here); an item it refuses is answered with that exception and nothing is recorded for it.
 
     Returns:
         One outcome per item, in order: its :class:`SubmitResult`, or the error that item alone raised
@@ -327,7 +366,8 @@ def submit_many(ledger: Ledger, items: Sequence[SubmitItem], *, now: datetime | 
         stamp = now or utcnow()
         try:
             with ledger.session() as session:
-                written = _write(session, batch, stamp)
+                admitted, refusals = _gated(session, gate, batch)
+                written = _merged(refusals, _write(session, admitted, stamp) if admitted else [])
             break
         except sa.exc.IntegrityError:
             # Another process recorded one of these keys (or an open request of one of these people) between
@@ -337,7 +377,7 @@ def submit_many(ledger: Ledger, items: Sequence[SubmitItem], *, now: datetime | 
             _log().warning("request.batch_failed", items=len(batch), error_type=type(e).__name__)
             break
     if written is None:
-        written = [_one(ledger, item, now) for item in batch]
+        written = _one_by_one(ledger, batch, now, gate)
     else:
         _logged(batch, written)
     for index, outcome in zip(valid, written, strict=True):

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 
+from deletion_sdk.errors import AuthenticationError
 from deletion_sdk.ledger.api_tokens import Scope, TokenRecord
 from deletion_sdk.ledger.statuses import RequestStatus
-from deletion_sdk.service.auth import ServiceState, bearer_token, require, service_state
+from deletion_sdk.service.auth import ServiceState, bearer_token, require, service_state, unauthenticated
 from deletion_sdk.service.batching import Submission
 from deletion_sdk.service.schemas import (
     HistoryItem,
@@ -66,16 +67,18 @@ async def submit_request(
 ) -> Response:
     """Record a request. The identifier is turned into a keyed hash at once; it is never stored or logged."""
     # Concurrent submissions share one transaction (group commit); each still gets its own answer or error.
-    result = await state.intake.submit(
-        Submission(
-            token=token,
-            subject=body.subject,
-            policy=body.policy,
-            received_at=body.received_at,
-            idempotency_key=idempotency_key,
-            verified=body.verified,
-        )
+    submission = Submission(
+        token=token,
+        subject=body.subject,
+        policy=body.policy,
+        received_at=body.received_at,
+        idempotency_key=idempotency_key,
+        verified=body.verified,
     )
+    try:
+        result = await state.intake.submit(submission)
+    except AuthenticationError as e:
+        raise unauthenticated(str(e)) from e
     answer = SubmitResponse(
         request=RequestView.of(result.request),
         created=result.created,

@@ -5,16 +5,16 @@ or revoked one: 401 with ``WWW-Authenticate: Bearer``. A token whose scope is be
 token past its rate: 429 with ``Retry-After``. Tokens are looked up in the ledger on every call (concurrent
 calls' tokens in one read transaction), so a revocation takes effect at once.
 
-``POST /v1/requests`` applies the same rules (:func:`authorize`) in the intake writer's thread, just before
-the group that records its request (see :mod:`deletion_sdk.service.batching`); only a missing token is
-refused before the body is read, so a malformed body with an unknown token is answered 422, not 401.
-Nothing is recorded for a request whose token is refused.
+``POST /v1/requests`` applies the same rules (``authenticate``, then :func:`admit`) inside the transaction
+that records its request (see :mod:`deletion_sdk.service.batching`); only a missing token is refused
+before the body is read, so a malformed body with an unknown token is answered 422, not 401. A refused
+token gets its 401/429 before any other answer about the request, and nothing is recorded for it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from fastapi import Depends, Request, Security
@@ -62,8 +62,8 @@ class ServiceState:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", TokenChecker(self.sdk))
-        # Intake checks its callers' tokens in its own group thread, just before recording their requests.
-        intake = IntakeBatcher(self.sdk, authorize=lambda tokens: authorize(self, tokens, Scope.INTAKE))
+        # Intake checks its callers' tokens inside the transaction that records their requests.
+        intake = IntakeBatcher(self.sdk, admit=lambda token: admit(self, token, Scope.INTAKE))
         object.__setattr__(self, "intake", intake)
 
     def close(self) -> None:
@@ -82,14 +82,15 @@ async def service_state(request: Request) -> ServiceState:
     return _state(request)
 
 
-def _unauthenticated(message: str) -> ApiError:
+def unauthenticated(message: str) -> ApiError:
+    """The 401 answer (with ``WWW-Authenticate: Bearer``) for an AuthenticationError's message."""
     return ApiError(401, "AuthenticationError", message, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def bearer_token(credentials: HTTPAuthorizationCredentials | None = Security(bearer)) -> str:
     """A dependency that returns the bearer token's text (401 when there is none); it checks nothing else."""
     if credentials is None:
-        raise _unauthenticated(
+        raise unauthenticated(
             "missing API token: send 'Authorization: Bearer dsk_…' (create one with "
             "`deletion-sdk tokens create`)"
         )
@@ -121,23 +122,6 @@ def admit(state: ServiceState, token: TokenRecord, scope: Scope) -> TokenRecord:
     return token
 
 
-def authorize(state: ServiceState, tokens: Sequence[str], scope: Scope) -> list[TokenRecord | Exception]:
-    """Authenticate ``tokens`` in one read transaction and admit each for ``scope`` (blocking; for group
-    threads). Each outcome is the caller's token record or the ApiError (401, 403, 429) to answer with."""
-    out: list[TokenRecord | Exception] = []
-    for answer in state.tokens.check(tokens):
-        if isinstance(answer, AuthenticationError):
-            out.append(_unauthenticated(str(answer)))
-        elif isinstance(answer, Exception):
-            out.append(answer)
-        else:
-            try:
-                out.append(admit(state, answer, scope))
-            except ApiError as e:
-                out.append(e)
-    return out
-
-
 def require(scope: Scope) -> Callable[..., Awaitable[TokenRecord]]:
     """A dependency that admits tokens of ``scope`` or above and returns the caller's token."""
 
@@ -146,7 +130,7 @@ def require(scope: Scope) -> Callable[..., Awaitable[TokenRecord]]:
         try:
             token = await state.tokens.run(text)  # looked up with concurrent callers' tokens
         except AuthenticationError as e:
-            raise _unauthenticated(str(e)) from e
+            raise unauthenticated(str(e)) from e
         return admit(state, token, scope)
 
     dependency.__name__ = f"require_{scope.value}"

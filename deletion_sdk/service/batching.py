@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from deletion_sdk.errors import DeletionSDKError
+from sqlmodel import Session
+
+from deletion_sdk.errors import AuthenticationError, DeletionSDKError
 from deletion_sdk.ledger._types import utcnow
 from deletion_sdk.ledger.api_tokens import TokenRecord, authenticate
 from deletion_sdk.ledger.intake import keyed_idempotency_key
@@ -38,7 +40,7 @@ from deletion_sdk.ledger.subjects import subject_ref
 from deletion_sdk.ledger.submit_batch import Outcome, SubmitItem, submit_many
 from deletion_sdk.sdk import DeletionSDK
 
-__all__ = ["MAX_BATCH", "GroupRunner", "IntakeBatcher", "Submission", "TokenChecker"]
+__all__ = ["MAX_BATCH", "GroupRunner", "IntakeBatcher", "Submission", "TokenChecker", "authenticate_all"]
 
 MAX_BATCH = 256
 """The most items handled in one transaction (more wait for the next one)."""
@@ -138,56 +140,116 @@ class Submission:
     verified: bool = False
 
 
-Authorize = Callable[[Sequence[str]], Sequence[TokenRecord | Exception]]
-"""Checks bearer tokens (one outcome per token, in order): the caller's record, or the error to answer."""
+Admit = Callable[[TokenRecord], TokenRecord]
+"""Admits an authenticated caller (scope, rate limit): returns its record or raises the error to answer."""
+
+
+def authenticate_all(session: Session, tokens: Sequence[str]) -> list[TokenRecord | Exception]:
+    """Each token's live record, or its AuthenticationError; one lookup per distinct token."""
+    answers: dict[str, TokenRecord | Exception] = {}
+    for token in tokens:
+        if token not in answers:
+            try:
+                answers[token] = authenticate(session, token)
+            except DeletionSDKError as e:
+                answers[token] = e
+    return [answers[t] for t in tokens]
+
+
+class _Callers:
+    """The callers of one group: their tokens are authenticated inside the group's own transaction (the
+    batch's gate), once, and each caller is admitted once even when the batch is retried."""
+
+    def __init__(self, tokens: Sequence[str], admit: Admit) -> None:
+        self.tokens = tokens
+        self.admit = admit
+        self.answers: list[TokenRecord | Exception] | None = None
+
+    def settle(self, session: Session) -> list[TokenRecord | Exception]:
+        if self.answers is None:
+            answers: list[TokenRecord | Exception] = []
+            for found in authenticate_all(session, self.tokens):
+                try:
+                    answers.append(found if isinstance(found, Exception) else self.admit(found))
+                except Exception as e:  # the admission's refusal (403, 429) is this caller's answer
+                    answers.append(e)
+            self.answers = answers
+        return self.answers
+
+
+def _actor(token: str) -> str:
+    """``token:<id>`` from a token's public id part; the gate confirms it against the stored token."""
+    return "token:" + token.split(".", 1)[0].removeprefix("dsk_")
 
 
 class IntakeBatcher(GroupRunner[Submission, SubmitResult]):
     """Records concurrent submissions in shared transactions (group commit).
 
+    Each group's tokens are authenticated inside the group's transaction, before anything is decided
+    (:func:`~deletion_sdk.ledger.api_tokens.authenticate`, then ``admit``): a refused caller gets that error,
+    never a validation error (which could tell it, e.g., which policies exist), and nothing is recorded.
+
     Args:
         sdk: the open deployment.
-        authorize: checks the group's bearer tokens before anything is recorded (the service's
-            :func:`~deletion_sdk.service.auth.authorize`: authentication, scope, rate limit); a refused
-            submission gets that error and is not recorded.
+        admit: admits an authenticated caller (the service checks scope and rate limit); raises to refuse.
         max_batch: the most submissions per transaction.
     """
 
-    def __init__(self, sdk: DeletionSDK, *, authorize: Authorize, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, sdk: DeletionSDK, *, admit: Admit, max_batch: int = MAX_BATCH) -> None:
         super().__init__(self.write, name="intake-writer", max_batch=max_batch)
         self.sdk = sdk
-        self.authorize = authorize
+        self.admit = admit
 
     async def submit(self, submission: Submission) -> SubmitResult:
         """Record ``submission`` with whatever else is waiting; return its result or raise its error.
 
         Raises:
+            AuthenticationError: the token is malformed, unknown or revoked.
             DeletionSDKError: this submission's own error (InputError, UnknownPolicyError, ConflictError).
+            Exception: whatever ``admit`` raised for the caller.
         """
         return await self.run(submission)
 
     def write(self, submissions: Sequence[Submission]) -> list[Outcome]:
-        """Check the tokens, then validate, pseudonymise and record ``submissions`` in one transaction (runs
-        in the writer thread).
+        """Validate and pseudonymise ``submissions``, then check their tokens and record them in one
+        transaction (runs in the writer thread).
 
         Returns:
             One outcome per submission, in order (see :func:`~deletion_sdk.ledger.submit_batch.submit_many`).
         """
-        callers = self.authorize([s.token for s in submissions])
         now = utcnow()
-        outcomes: list[Outcome | None] = []
-        items: list[SubmitItem] = []
-        for s, caller in zip(submissions, callers, strict=True):
-            if isinstance(caller, Exception):
-                outcomes.append(caller)
-                continue
+        callers = _Callers([s.token for s in submissions], self.admit)
+        prepared: list[SubmitItem | DeletionSDKError] = []
+        for s in submissions:
             try:
-                items.append(self._item(s, caller.actor, now))
-                outcomes.append(None)
+                prepared.append(self._item(s, _actor(s.token), now))
             except DeletionSDKError as e:
-                outcomes.append(e)
-        written = iter(submit_many(self.sdk.ledger, items) if items else [])
-        return [next(written) if o is None else o for o in outcomes]
+                prepared.append(e)
+        items = [p for p in prepared if isinstance(p, SubmitItem)]
+        position = {id(item): i for i, item in enumerate(prepared)}
+
+        def gate(session: Session, batch: Sequence[SubmitItem]) -> list[Exception | None]:
+            answers = callers.settle(session)
+            out: list[Exception | None] = []
+            for item in batch:
+                caller = answers[position[id(item)]]
+                if isinstance(caller, Exception):
+                    out.append(caller)
+                elif caller.actor != item.actor:  # cannot happen: authenticate looks the token up by its id
+                    out.append(AuthenticationError("unknown API token"))
+                else:
+                    out.append(None)
+            return out
+
+        written = iter(submit_many(self.sdk.ledger, items, gate=gate) if items else [])
+        if callers.answers is None:  # no valid submission reached the gate: check their callers anyway
+            with self.sdk.ledger.session(write=False) as session:
+                callers.settle(session)
+        answers = callers.answers or []
+        return [
+            next(written) if isinstance(p, SubmitItem) else (a if isinstance(a, Exception) else p)
+            for p, a in zip(prepared, answers, strict=True)
+        ]
 
     def _item(self, s: Submission, actor: str, now: datetime) -> SubmitItem:
         """The checks and hashing of the facade's ``submit_request`` (the same rules as every channel)."""
@@ -226,12 +288,5 @@ class TokenChecker(GroupRunner[str, TokenRecord]):
 
     def check(self, tokens: Sequence[str]) -> list[TokenRecord | Exception]:
         """The live token record of each token text, or its AuthenticationError (runs in the thread)."""
-        answers: dict[str, TokenRecord | Exception] = {}
         with self.sdk.ledger.session(write=False) as session:
-            for token in tokens:
-                if token not in answers:
-                    try:
-                        answers[token] = authenticate(session, token)
-                    except DeletionSDKError as e:
-                        answers[token] = e
-        return [answers[t] for t in tokens]
+            return authenticate_all(session, tokens)

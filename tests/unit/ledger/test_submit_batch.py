@@ -220,3 +220,29 @@ def test_no_raw_identifier_reaches_the_database(sdk: DeletionSDK) -> None:
         ):
             rows = conn.exec_driver_sql(f"SELECT * FROM {table}").all()
             assert RAW not in repr(rows), table
+
+
+@pytest.mark.parametrize("broken_batch", [False, True], ids=["batch", "fallback"])
+def test_a_gate_refuses_items_inside_the_transaction(
+    sdk: DeletionSDK, monkeypatch: pytest.MonkeyPatch, broken_batch: bool
+) -> None:
+    if broken_batch:
+
+        def broken(*_a: object, **_k: object) -> None:
+            raise RuntimeError("the bulk insert broke")
+
+        monkeypatch.setattr(submit_batch, "bulk_insert", broken)
+    items = [_item(sdk, f"gate-{i}@example.org", f"g{i}") for i in range(3)]
+    seen: list[int] = []
+
+    def gate(session, batch):  # type: ignore[no-untyped-def]
+        seen.append(len(batch))
+        return [PermissionError("refused") if item is items[1] else None for item in batch]
+
+    out = submit_many(sdk.ledger, items, now=NOW, gate=gate)
+    assert isinstance(out[1], PermissionError)
+    assert all(isinstance(o, SubmitResult) and o.created for o in (out[0], out[2]))
+    assert _count(sdk, "deletion_requests") == 2
+    assert seen == (
+        [3, 3] if broken_batch else [3]
+    )  # the fallback asks the gate again, in its own transaction

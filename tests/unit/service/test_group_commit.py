@@ -21,7 +21,7 @@ from deletion_sdk.errors import AuthenticationError, ConflictError, InputError, 
 from deletion_sdk.ledger.records import SubmitResult
 from deletion_sdk.sdk import DeletionSDK
 from deletion_sdk.service import ServiceAdmin, ServiceConfig, create_app
-from deletion_sdk.service.batching import IntakeBatcher, Submission, TokenChecker
+from deletion_sdk.service.batching import IntakeBatcher, Submission
 
 RAW = "philippa.quenby+group@example.net"  # distinctive: grepped for in the database
 
@@ -42,7 +42,7 @@ class _Held(IntakeBatcher):
     """A batcher whose first group waits in the writer thread until the test lets it go."""
 
     def __init__(self, sdk: DeletionSDK) -> None:
-        super().__init__(sdk, authorize=TokenChecker(sdk).check)
+        super().__init__(sdk, admit=lambda token: token)
         self.release = threading.Event()
         self.sizes: list[int] = []
 
@@ -87,13 +87,14 @@ def test_concurrent_submissions_share_one_transaction_and_keep_their_own_answers
         Submission(tok.token, RAW, "gdpr-art17", "2999-01-01", "key-y"),  # 13: received in the future
         Submission(tok.token, RAW, "gdpr-art17", None, RAW, verified=True),  # 14: verified at intake
         Submission(forged, "p9@example.org", "gdpr-art17", None, "key-f"),  # 15: a forged token
+        Submission(forged, "p9@example.org", "no-such-policy", None, "key-g"),  # 16: forged + unknown policy
     ]
     try:
         out = asyncio.run(_submit_while_held(batcher, subs))
     finally:
         batcher.close()
     assert batcher.sizes == [1, len(subs) - 1]  # the first alone, every later one in one group
-    assert commits[0] == 4  # per group: one read (the tokens) and one write transaction, for 16 submissions
+    assert commits[0] == 2  # one transaction per group (tokens checked inside it), for 17 submissions
     results = [o if isinstance(o, SubmitResult) else None for o in out]
     assert all(r is not None and r.created for r in results[:10])
     ids = [r.request.request_id for r in results[:10] if r is not None]
@@ -106,6 +107,7 @@ def test_concurrent_submissions_share_one_transaction_and_keep_their_own_answers
     verified = results[14]
     assert verified is not None and verified.created and verified.request.status == "verified"
     assert isinstance(out[15], AuthenticationError)
+    assert isinstance(out[16], AuthenticationError)  # refused before anything is said about its request
     actors = {
         h.actor
         for r in results
