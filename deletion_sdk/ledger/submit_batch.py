@@ -60,8 +60,14 @@ _history = table_of(RequestHistory)
 _OPEN = frozenset(s.value for s in OPEN_STATUSES)
 # Built once: every batch runs them. Lookups use one indexed column each (as the CSV import does: a status
 # predicate tempts PostgreSQL, before it has statistics, into scanning every open request).
-_BY_KEYS = sa.select(_requests).where(_requests.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)))
-_BY_REFS = sa.select(_requests).where(_requests.c.subject_ref.in_(sa.bindparam("refs", expanding=True)))
+# One round trip for both lookups: requests holding one of the keys, or of one of the people.
+_KNOWN = sa.select(_requests).where(
+    sa.or_(
+        _requests.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)),
+        _requests.c.subject_ref.in_(sa.bindparam("refs", expanding=True)),
+    )
+)
+BULK_ROWS = 32  # from this many rows on, inserts use the bulk path (COPY on PostgreSQL): cheaper per row
 
 Outcome = SubmitResult | Exception
 """An item's answer: its result, or the error that item alone ran into (raise it to the item's caller)."""
@@ -143,19 +149,17 @@ class _Known:
 
     @classmethod
     def lookup(cls, session: Session, items: Sequence[SubmitItem]) -> _Known:
-        conn = session.connection()
-        keys = sorted({i.idempotency_key for i in items if i.idempotency_key is not None})
+        keys = {i.idempotency_key for i in items if i.idempotency_key is not None}
+        refs = {i.subject_ref for i in items}
         by_key: dict[str, Mapping[str, Any]] = {}
-        if keys:
-            by_key = {
-                r["idempotency_key"]: dict(r) for r in conn.execute(_BY_KEYS, {"keys": keys}).mappings()
-            }
-        refs = sorted({i.subject_ref for i in items})
-        open_by_pair: dict[tuple[str, str], Mapping[str, Any]] = {
-            (r["subject_ref"], r["policy_id"]): dict(r)
-            for r in conn.execute(_BY_REFS, {"refs": refs}).mappings()
-            if r["status"] in _OPEN
-        }
+        open_by_pair: dict[tuple[str, str], Mapping[str, Any]] = {}
+        params = {"keys": sorted(keys), "refs": sorted(refs)}
+        for row in session.connection().execute(_KNOWN, params).mappings():
+            values = dict(row)
+            if values["idempotency_key"] in keys:
+                by_key[values["idempotency_key"]] = values
+            if values["subject_ref"] in refs and values["status"] in _OPEN:
+                open_by_pair[(values["subject_ref"], values["policy_id"])] = values
         return cls(by_key, open_by_pair)
 
 
@@ -234,6 +238,14 @@ def _changes(
     return history, events
 
 
+def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """One executemany (pipelined: one round trip) for a group's rows; the bulk path for very large ones."""
+    if len(rows) >= BULK_ROWS:
+        bulk_insert(session, table, rows)
+    else:
+        session.connection().execute(sa.insert(table), rows)
+
+
 def _write(session: Session, items: Sequence[SubmitItem], now: datetime) -> list[Outcome]:
     """Decide and record every item in ``session``'s transaction (the caller commits)."""
     known = _Known.lookup(session, items)
@@ -257,8 +269,8 @@ def _write(session: Session, items: Sequence[SubmitItem], now: datetime) -> list
         outcomes.append(SubmitResult(request=_record(values), created=True))
     if new_rows:
         ensure_subjects(session, (v["subject_ref"] for v in new_rows), now=now)
-        bulk_insert(session, _requests, new_rows)
-        bulk_insert(session, _history, history)
+        _insert(session, _requests, new_rows)
+        _insert(session, _history, history)
         emit_many(session, events)  # one audit append and one outbox insert for the whole batch
     return outcomes
 

@@ -197,9 +197,9 @@ def test_a_failing_batch_falls_back_to_one_by_one(sdk: DeletionSDK, monkeypatch:
     """Anything else that fails the shared transaction: each item is recorded on its own instead."""
 
     def broken(*_a: object, **_k: object) -> None:
-        raise RuntimeError("the bulk insert broke")
+        raise RuntimeError("the insert broke")
 
-    monkeypatch.setattr(submit_batch, "bulk_insert", broken)
+    monkeypatch.setattr(submit_batch, "_insert", broken)
     items = [_item(sdk, "jo@example.org", "j1"), _item(sdk, "kai@example.org", "j2", verified=True)]
     out = submit_many(sdk.ledger, items, now=NOW)
     assert all(isinstance(o, SubmitResult) and o.created for o in out)
@@ -229,9 +229,9 @@ def test_a_gate_refuses_items_inside_the_transaction(
     if broken_batch:
 
         def broken(*_a: object, **_k: object) -> None:
-            raise RuntimeError("the bulk insert broke")
+            raise RuntimeError("the insert broke")
 
-        monkeypatch.setattr(submit_batch, "bulk_insert", broken)
+        monkeypatch.setattr(submit_batch, "_insert", broken)
     items = [_item(sdk, f"gate-{i}@example.org", f"g{i}") for i in range(3)]
     seen: list[int] = []
 
