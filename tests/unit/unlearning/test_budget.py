@@ -106,21 +106,32 @@ def test_recorded_time_of_another_device_kind_is_not_used() -> None:
     assert recorded_retrain_time_s({**metrics, "device": "cpu"}, 500, device="cpu") == pytest.approx(50.0)
 
 
-def test_retrain_time_prefers_the_record_and_probes_without_one() -> None:
-    retain = random_faces(24, seed=2)
-    recorded = retrain_time_s(
-        metrics={"train_time_s": 10.0, "n_train": 48, "device": "cpu"},
-        model=_model(),
-        retain=retain,
-        train_config=_config(),
-        device="cpu",
-    )
-    assert recorded == pytest.approx(5.0)
-    probed = retrain_time_s(metrics={}, model=_model(), retain=retain, train_config=_config(), device="cpu")
-    assert probed is not None and probed > 0
-    assert retrain_time_s(metrics={}, model=_model(), retain=retain, train_config=None, device="cpu") is None
-    wrong_size = random_faces(24, seed=2, size=8)
-    assert (
-        retrain_time_s(metrics={}, model=_model(), retain=wrong_size, train_config=_config(), device="cpu")
-        is None
-    )
+def _batch_estimate(metrics: dict[str, object], **kw: object) -> float | None:
+    args: dict[str, object] = {
+        "metrics": metrics,
+        "model": _model(),
+        "retain": random_faces(24, seed=2),
+        "train_config": _config(),
+        "device": "cpu",
+        "clock": _ticks(),
+    }
+    args.update(kw)
+    return retrain_time_s(**args)  # type: ignore[arg-type]
+
+
+def test_batch_estimate_keeps_a_long_record_and_probes_a_short_or_missing_one() -> None:
+    probe = _expected(24, epochs=3, probe_steps=4)  # 3 full steps x 3 epochs + 1 s of evaluation
+    long_record = {"train_time_s": 100.0, "n_train": 48, "device": "cpu"}  # 50 s for the 24 retained
+    short_record = {"train_time_s": 10.0, "n_train": 48, "device": "cpu"}  # 5 s: start-up dominated
+    assert _batch_estimate(long_record) == pytest.approx(50.0)
+    assert _batch_estimate(short_record) == pytest.approx(probe)
+    assert _batch_estimate(short_record, probe_below_s=0.0) == pytest.approx(5.0)
+    assert _batch_estimate({}) == pytest.approx(probe)
+    assert _batch_estimate({**long_record, "device": "cuda:0"}) == pytest.approx(probe)  # not this device's
+
+
+def test_batch_estimate_without_a_probe() -> None:
+    assert _batch_estimate({}, train_config=None) is None  # imported weights, nothing recorded
+    short_record = {"train_time_s": 10.0, "n_train": 48, "device": "cpu"}
+    assert _batch_estimate(short_record, train_config=None) == pytest.approx(5.0)
+    assert _batch_estimate({}, retain=random_faces(24, seed=2, size=8)) is None  # the retrain would refuse it
