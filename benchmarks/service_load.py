@@ -6,8 +6,9 @@
 
 What it does, on an empty deployment (a scratch PostgreSQL database, dropped afterwards):
 
-1. starts ``deletion-sdk serve`` in a subprocess on 127.0.0.1 (no rate limit; one webhook endpoint is
-   registered, so every intake also writes its outbox row, but delivery is off during the run);
+1. starts ``deletion-sdk serve`` in a subprocess on 127.0.0.1 (``--workers``, default 1 as for ``serve``; no
+   rate limit; one webhook endpoint is registered, so every intake also writes its outbox row, but delivery
+   is off during the run);
 2. **steady phase**: sends ``POST /v1/requests`` at a fixed arrival rate (``--rate`` per second, open loop,
    for ``--duration`` seconds), each with a new subject and a new Idempotency-Key, over ``--connections``
    keep-alive connections. Latency is measured from each request's *scheduled* send time to its answer, so
@@ -173,10 +174,13 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def _summary(phase: Phase) -> dict[str, Any]:
+def _summary(phase: Phase, offered_per_s: float | None = None) -> dict[str, Any]:
     ok = [o for o in phase.outcomes if 200 <= o.status < 300]
     latencies = [o.latency_ms for o in phase.outcomes]
     return {
+        # requests_per_s counts the last answer's latency too, so it stays just below the offered rate
+        # even when the server keeps up: offer more than a target rate to show it is met.
+        "offered_requests_per_s": offered_per_s,
         "requests": len(phase.outcomes),
         "non_2xx": len(phase.outcomes) - len(ok),
         "elapsed_s": round(phase.elapsed_s, 3),
@@ -316,7 +320,7 @@ def _bench(url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
     return {
-        "steady": _summary(steady),
+        "steady": _summary(steady, args.rate),
         "cpu_ms_per_intake": cpu_ms,
         "capacity_on_2_idle_cores_estimate": round(2000.0 / max(sum(cpu_ms.values()), 1e-9), 1),
         "replay": _summary(replay),
@@ -334,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=500.0, help="intake requests per second (open loop)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of the steady phase")
     parser.add_argument("--connections", type=int, default=32, help="keep-alive client connections")
-    parser.add_argument("--workers", type=int, default=2, help="server processes (uvicorn workers)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (uvicorn workers; serve's default is 1)"
+    )
     parser.add_argument("--replay-keys", type=int, default=500, help="keys in the replay phase")
     parser.add_argument("--copies", type=int, default=4, help="concurrent copies of each replayed key")
     parser.add_argument("--warmup", type=int, default=200, help="requests before measuring")
