@@ -17,6 +17,7 @@ from collections.abc import Collection, Sequence
 
 import sqlalchemy as sa
 
+from deletion_sdk.ledger._rows import one_or_many
 from deletion_sdk.ledger._types import table_of
 from deletion_sdk.ledger.audit_tables import AuditEntryRow
 from deletion_sdk.ledger.audit_tree_tables import AuditTreeNodeRow
@@ -34,7 +35,9 @@ def _insert(conn: sa.Connection, made: Sequence[tuple[Subtree, bytes]]) -> None:
     if made:
         conn.execute(
             _INSERT_NODE,
-            [{"level": level, "node_index": index, "hash": h.hex()} for (level, index), h in made],
+            one_or_many(
+                [{"level": level, "node_index": index, "hash": h.hex()} for (level, index), h in made]
+            ),
         )
 
 

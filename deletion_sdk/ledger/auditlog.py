@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from deletion_sdk.errors import IntegrityError
+from deletion_sdk.ledger._rows import one_or_many
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.audit_tables import AuditCheckpointRow, AuditEntryRow, AuditHeadRow
 from deletion_sdk.ledger.audit_tree import extend_tree_nodes, read_subtrees, rebuild_tree_nodes
@@ -170,16 +171,18 @@ class SqlAuditStore:
                     )
             conn.execute(
                 _INSERT_ENTRY,
-                [
-                    {
-                        "entry_index": r.index,
-                        "event": r.event,
-                        "leaf_hash": r.leaf_hash,
-                        "chain_hash": r.chain_hash,
-                        "created_at": r.created_at,
-                    }
-                    for r in rows
-                ],
+                one_or_many(
+                    [
+                        {
+                            "entry_index": r.index,
+                            "event": r.event,
+                            "leaf_hash": r.leaf_hash,
+                            "chain_hash": r.chain_hash,
+                            "created_at": r.created_at,
+                        }
+                        for r in rows
+                    ]
+                ),
             )
             cached = self._edge[1].copy() if self._edge is not None and self._edge[0] == head else None
             edge = extend_tree_nodes(

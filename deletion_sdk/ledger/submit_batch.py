@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from deletion_sdk.errors import ConflictError, DeletionSDKError, InputError
 from deletion_sdk.ledger._bulk import bulk_insert, ensure_subjects
+from deletion_sdk.ledger._rows import one_or_many
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.core_tables import DeletionRequest, RequestHistory
 from deletion_sdk.ledger.db import Ledger
@@ -239,11 +240,11 @@ def _changes(
 
 
 def _insert(session: Session, table: sa.Table, rows: list[dict[str, Any]]) -> None:
-    """One executemany (pipelined: one round trip) for a group's rows; the bulk path for very large ones."""
+    """One statement for a group's rows (the bulk path for large groups)."""
     if len(rows) >= BULK_ROWS:
         bulk_insert(session, table, rows)
     else:
-        session.connection().execute(sa.insert(table), rows)
+        session.connection().execute(sa.insert(table), one_or_many(rows))
 
 
 def _write(session: Session, items: Sequence[SubmitItem], now: datetime) -> list[Outcome]:

@@ -25,6 +25,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlmodel import Session, col, select
 
 from deletion_sdk.errors import InputError, IntegrityError, NotFoundError
+from deletion_sdk.ledger._rows import one_or_many
 from deletion_sdk.ledger._types import table_of, utcnow
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.events import ChangeEvent, emit
@@ -283,7 +284,7 @@ def enqueue(session: Session, events: Sequence[ChangeEvent], *, now: datetime | 
                 }
             )
     if rows:
-        session.execute(_INSERT_DELIVERY, rows)
+        session.execute(_INSERT_DELIVERY, one_or_many(rows))
     return len(rows)
 
 
