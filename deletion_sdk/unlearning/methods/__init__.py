@@ -12,6 +12,7 @@ from __future__ import annotations
 from deletion_sdk.unlearning.methods.bad_teacher import BadTeacher
 from deletion_sdk.unlearning.methods.finetune import Finetune
 from deletion_sdk.unlearning.methods.l1_sparse import L1Sparse
+from deletion_sdk.unlearning.methods.margin_shift_distill import MarginShiftDistill
 from deletion_sdk.unlearning.methods.masked_small_gradients import MaskedSmallGradients
 from deletion_sdk.unlearning.methods.neggrad_plus import NegGradPlus
 from deletion_sdk.unlearning.methods.noisy_finetune import NoisyFinetune
@@ -26,6 +27,7 @@ __all__ = [
     "BadTeacher",
     "Finetune",
     "L1Sparse",
+    "MarginShiftDistill",
     "MaskedSmallGradients",
     "NegGradPlus",
     "NoisyFinetune",

@@ -1,0 +1,59 @@
+"""``margin_shift_distill``: forget margins drop towards the shift, clearly more than retain margins."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from deletion_sdk.training.architectures import build_model
+from deletion_sdk.training.inference import predict_logits
+from deletion_sdk.unlearning import run_unlearner
+from deletion_sdk.unlearning.methods.margin_shift_distill import late_parameters
+from deletion_sdk.verification.signals import logit_scaled_confidence
+
+from .conftest import TinyTask
+
+
+def _margins(model: torch.nn.Module, task: TinyTask) -> tuple[np.ndarray, np.ndarray]:
+    forget = logit_scaled_confidence(predict_logits(model, task.forget), task.forget.labels)
+    retain = logit_scaled_confidence(predict_logits(model, task.retain), task.retain.labels)
+    return forget, retain
+
+
+def test_late_parameters_skip_the_leading_layers_and_their_norms() -> None:
+    model = build_model("tiny_cnn", image_size=16)
+    chosen = {id(p) for p in late_parameters(model, 2)}
+    names = [n for n, p in model.named_parameters() if id(p) in chosen]
+    assert names[0] == "features.2.0.weight"  # the third conv layer, then everything after it
+    assert "features.1.1.weight" not in names  # the second block's norm stays frozen with its conv
+    assert names[-1] == "head.3.bias"
+    everything = late_parameters(model, 0)
+    assert len(everything) == len(list(model.parameters()))
+    assert [id(p) for p in late_parameters(model, 99)] == [id(p) for p in model.head[3].parameters()]
+
+
+def test_lowers_the_forget_margin_more_than_the_retain_margin(
+    tiny_task: TinyTask,
+) -> None:
+    before_f, before_r = _margins(tiny_task.model, tiny_task)
+    shift = 3.0
+    result = run_unlearner(
+        "margin_shift_distill",
+        tiny_task.model,
+        forget=tiny_task.forget,
+        retain=tiny_task.retain,
+        context=tiny_task.context(),
+        params={"shift": shift},
+    )
+    after_f, after_r = _margins(result.model, tiny_task)
+    drop_forget = float(np.median(before_f - after_f))
+    drop_retain = float(np.median(before_r - after_r))
+    # This task's model is memorised to margins of about 9 nats on every row, and the retain rows'
+    # distillation shares the updated layers, so their margins move too, but clearly less.
+    assert drop_forget > 0.5 * shift, (drop_forget, drop_retain)
+    assert drop_forget > drop_retain + 0.5, (drop_forget, drop_retain)
+    # Only the late layers moved: the first two conv blocks are bit-identical to the original's.
+    original = tiny_task.model.state_dict()
+    for key, value in result.model.state_dict().items():
+        if key.startswith(("features.0.", "features.1.")) and "running" not in key and "batches" not in key:
+            assert torch.equal(value, original[key]), key
