@@ -42,6 +42,12 @@ class Context:
         )
 
     @property
+    def master_key(self) -> str | None:
+        """The master key as hex when the settings give it (``DELETION_SDK_MASTER_KEY``); None: key file."""
+        key = self.settings.master_key
+        return None if key is None else key.get_secret_value()
+
+    @property
     def device(self) -> str:
         """Where torch work runs: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``."""
         return self.settings.device

@@ -72,6 +72,7 @@ class ExternalOperations(FacadeBase):
             image_size=image_size,
             normalisation=normalisation,
             deploy=deploy,
+            master_key=self.context.master_key,
         )
         if deploy and self.settings.registry == "mlflow":  # the serving alias starts at the deployed version
             from deletion_sdk.external.mlflow_registry import publish_deployed_after

@@ -46,6 +46,7 @@ class ModelOperations(FacadeBase):
             deploy=deploy,
             device=self.settings.device,
             progress=progress,
+            master_key=self.context.master_key,
         )
 
     def register_model(

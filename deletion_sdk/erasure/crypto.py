@@ -131,7 +131,7 @@ class EncryptedStore(SourceStore):
 
     def _master_key(self) -> MasterKey:
         if self._master is None:
-            self._master = load_master_key(self._ledger, self._layout)
+            self._master = load_master_key(self._ledger, self._layout, given=self.context.master_key)
         return self._master
 
     def _data_key(self, example: StoredExample) -> bytes:

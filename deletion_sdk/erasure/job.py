@@ -19,7 +19,7 @@ every deletion is recorded only after it happened (or planned before it), nothin
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -144,6 +144,8 @@ class ErasureRun:
         grace_days: days a retired version's weights are kept (policy ``erasure.retired_weights_grace_days``).
         save: records the progress in the job's state (called after each phase).
         fault: the pipeline's test hook, called at the points a kill must be survivable.
+        master_key: the master key as hex when the settings give it (a vault dataset's keys are destroyed
+            through it); None reads ``HOME/keys/master.key``.
     """
 
     ledger: Ledger
@@ -153,6 +155,7 @@ class ErasureRun:
     grace_days: int
     save: Callable[[ErasureProgress], None]
     fault: Callable[[str], None]
+    master_key: str | None = field(default=None, repr=False)
 
     def run(self, progress: ErasureProgress) -> ErasureProgress:
         """Run the phases not yet done; returns the final progress (every phase done)."""
@@ -199,7 +202,10 @@ class ErasureRun:
                 continue
             root = None if dataset.root_dir is None else Path(dataset.root_dir)
             store = create_store(
-                dataset.store, StoreContext(root_dir=root, home=self.layout.home, ledger=self.ledger)
+                dataset.store,
+                StoreContext(
+                    root_dir=root, home=self.layout.home, ledger=self.ledger, master_key=self.master_key
+                ),
             )
             artifacts = store.erase(examples, now=now)
             self.fault("erase:files_deleted")  # files gone, nothing recorded yet

@@ -20,7 +20,7 @@ import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -57,11 +57,14 @@ class StoreContext:
         root_dir: the dataset's root directory (example paths are relative to it); None for in-memory data.
         home: the SDK's HOME directory (stores that keep managed copies or keys keep them under it).
         ledger: the ledger, for stores that record state (keys, ingested copies) in it.
+        master_key: the master key as hex when the settings give it (``DELETION_SDK_MASTER_KEY``); None
+            for stores that keep no keys, or to read ``HOME/keys/master.key``.
     """
 
     root_dir: Path | None
     home: Path
     ledger: Ledger | None = None
+    master_key: str | None = field(default=None, repr=False)
 
 
 class SourceStore(ABC):

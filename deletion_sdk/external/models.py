@@ -138,6 +138,7 @@ def register_external_model(
     image_size: int | None = None,
     normalisation: Normalisation | None = None,
     deploy: bool = False,
+    master_key: str | None = None,
 ) -> ModelVersionRecord:
     """Register an externally trained model (see the module docstring).
 
@@ -153,6 +154,7 @@ def register_external_model(
         image_size: input side; required without a recipe, must agree with the recipe's otherwise.
         normalisation: the input normalisation of a torchvision model without a recipe (default ImageNet).
         deploy: deploy the new version.
+        master_key: the master key as hex when the settings give it (opens a vault dataset).
 
     Returns:
         The registered model version (metrics name ``source``, ``recipe`` and ``lineage``).
@@ -190,7 +192,9 @@ def register_external_model(
         with ledger.session(write=False) as session:
             record = lineage.get_dataset(session, dataset)
         dataset_id = record.dataset_id
-        splits = load_splits(ledger, layout, dataset=dataset_id, image_size=size, bins=bins)
+        splits = load_splits(
+            ledger, layout, dataset=dataset_id, image_size=size, bins=bins, master_key=master_key
+        )
         if lineage_record is not None:
             _check_lineage(ledger, dataset_id, record.name, lineage_record, splits.train_rows)
             root, n_train = training_set_root(splits.train_rows), len(splits.train_rows)

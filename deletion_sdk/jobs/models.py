@@ -63,7 +63,7 @@ def training_set_root(rows: tuple[ExampleInput, ...] | list[ExampleInput]) -> st
 
 
 def _reader(
-    ledger: Ledger, layout: HomeLayout, record: DatasetRecord
+    ledger: Ledger, layout: HomeLayout, record: DatasetRecord, master_key: str | None
 ) -> Callable[[ExampleInput], bytes] | None:
     """Example bytes through the dataset's store; None for the local store's plain files (read directly).
 
@@ -74,7 +74,9 @@ def _reader(
     if record.store == DEFAULT_STORE:
         return None
     root = None if record.root_dir is None else Path(record.root_dir)
-    store = create_store(record.store, StoreContext(root_dir=root, home=layout.home, ledger=ledger))
+    store = create_store(
+        record.store, StoreContext(root_dir=root, home=layout.home, ledger=ledger, master_key=master_key)
+    )
 
     def read(row: ExampleInput) -> bytes:
         return store.open_bytes(
@@ -100,8 +102,12 @@ def load_splits(
     dataset: int | str,
     image_size: int | None,
     bins: AgeBins | None = None,
+    master_key: str | None = None,
 ) -> DatasetSplits:
-    """Load a dataset's train (minus suppressed subjects), holdout and test examples."""
+    """Load a dataset's train (minus suppressed subjects), holdout and test examples.
+
+    ``master_key`` (hex, from the settings) opens a vault dataset when no key file is kept under HOME.
+    """
     with ledger.session(write=False) as session:
         record = lineage.get_dataset(session, dataset)
         suppressed = _suppressed(session)
@@ -110,7 +116,7 @@ def load_splits(
             for s in ("train", "holdout", "test")
         }
     train_rows = tuple(r for r in rows["train"] if r.subject_ref not in suppressed)
-    read = _reader(ledger, layout, record)
+    read = _reader(ledger, layout, record, master_key)
     cache = layout.cache if read is None else None
 
     def load(part: list[ExampleInput] | tuple[ExampleInput, ...]) -> FaceTensors:
@@ -138,10 +144,13 @@ def train_and_register(
     device: str = "auto",
     progress: bool = False,
     on_trained: Callable[[], None] | None = None,
+    master_key: str | None = None,
 ) -> ModelVersionRecord:
     """Train ``config`` on the dataset's training pool, save the checkpoint, register (and deploy) it."""
     bins = AgeBins()
-    splits = load_splits(ledger, layout, dataset=dataset, image_size=config.image_size, bins=bins)
+    splits = load_splits(
+        ledger, layout, dataset=dataset, image_size=config.image_size, bins=bins, master_key=master_key
+    )
     result = train_model(
         splits.train,
         config=config,
@@ -215,6 +224,7 @@ def load_job_sets(
     forget_ids: frozenset[str],
     image_size: int,
     bins: AgeBins,
+    master_key: str | None = None,
 ) -> JobSets:
     """Load the original model's forget set and splits, checking them against its training root.
 
@@ -228,7 +238,9 @@ def load_job_sets(
     """
     if original.dataset_id is None:
         raise JobError(f"model {original.name} v{original.version} names no training dataset")
-    splits = load_splits(ledger, layout, dataset=original.dataset_id, image_size=image_size, bins=bins)
+    splits = load_splits(
+        ledger, layout, dataset=original.dataset_id, image_size=image_size, bins=bins, master_key=master_key
+    )
     if any(r.example_id in forget_ids for r in splits.train_rows):
         splits = dataclasses.replace(
             splits,
@@ -239,7 +251,7 @@ def load_job_sets(
         rows = lineage.dataset_examples(session, dataset=original.dataset_id, split="train")
         record = lineage.get_dataset(session, original.dataset_id)
     forget_rows = [r for r in rows if r.example_id in forget_ids]
-    read = _reader(ledger, layout, record)
+    read = _reader(ledger, layout, record, master_key)
     forget = load_examples(
         forget_rows,
         root_dir=record.root_dir,

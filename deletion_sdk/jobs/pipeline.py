@@ -339,6 +339,7 @@ class BatchRunner:
             forget_ids=frozenset(forget_ids),
             image_size=image_size,
             bins=self.bins,
+            master_key=self.context.master_key,
         )
 
     def _retrain_estimate(
@@ -676,9 +677,16 @@ class BatchRunner:
         with self.ledger.session(write=False) as session:
             refs = tuple(sorted({reqs.get(session, rid).subject_ref for rid in job.state.request_ids}))
         grace = self._policy(job).erasure.retired_weights_grace_days
-        ErasureRun(self.ledger, self.context.layout, job.job_id, refs, grace, save, _fault_point).run(
-            job.state.erasure
-        )
+        ErasureRun(
+            self.ledger,
+            self.context.layout,
+            job.job_id,
+            refs,
+            grace,
+            save,
+            _fault_point,
+            master_key=self.context.master_key,
+        ).run(job.state.erasure)
         return self._update(current[0], step=Step.CERTIFY)
 
     def _step_certify(self, job: _Job) -> _Job:

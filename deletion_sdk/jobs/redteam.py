@@ -365,6 +365,7 @@ class RedTeam:
             forget_ids=target.forget_ids,
             image_size=image_size,
             bins=self.bins,
+            master_key=self.context.master_key,
         )
 
     def _bank(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -135,12 +136,22 @@ def test_a_shredded_person_is_unreadable_in_the_vault_and_in_backups_while_every
             assert root != home or person.encode() not in raw, path
 
 
+@pytest.mark.parametrize("key_from", ["file", "environment"])
 def test_a_batch_job_on_an_ingested_dataset_shreds_the_forgotten_and_keeps_everyone_else(
-    sqlite_template: Workspace, tmp_path: Path, env_for: Callable[[Workspace], Workspace]
+    sqlite_template: Workspace,
+    tmp_path: Path,
+    env_for: Callable[[Workspace], Workspace],
+    monkeypatch: pytest.MonkeyPatch,
+    key_from: str,
 ) -> None:
     ws = env_for(copy(sqlite_template, tmp_path))
+    given = None
+    if key_from == "environment":  # a secret manager's key: no key file under HOME, read by every step
+        given = secrets.token_hex(32)
+        monkeypatch.setenv("DELETION_SDK_MASTER_KEY", given)
     with DeletionSDK.open() as sdk:
-        ingest_dataset(sdk.ledger, sdk.layout, dataset="faces", delete_source=True)
+        ingest_dataset(sdk.ledger, sdk.layout, dataset="faces", delete_source=True, master_key=given)
+        assert sdk.layout.master_key.exists() == (given is None)
         refs = {sdk.subject_ref(subject=s) for s in ws.raw_subjects}
         result = sdk.run_batch(model=MODEL)
         assert result.status == "completed", result
@@ -157,5 +168,5 @@ def test_a_batch_job_on_an_ingested_dataset_shreds_the_forgotten_and_keeps_every
         keys = [e for e in events if e.type == "artifact.erased" and e.data["kind"] == "source_key"]
         assert len(keys) == len(forgotten)
         # Everyone else still loads from the vault; the forgotten are left out.
-        loaded = load_ingested(sdk.ledger, sdk.layout, dataset="faces", image_size=16)
+        loaded = load_ingested(sdk.ledger, sdk.layout, dataset="faces", image_size=16, master_key=given)
         assert loaded.subject_ids and not set(loaded.subject_ids) & forgotten
