@@ -29,8 +29,8 @@ layers keep generic features; the cost is ``steps`` small batches, a few percent
 
 Limits, honestly: ``shift`` is a hyper-parameter (the membership margin depends on the model and data;
 defaults chosen on the default CPU age predictor, see ``Params``); the mirror view only helps models
-trained without horizontal flips (with ``augment_flip`` the mirrored pixels were seen too: use
-``view="none"``); and the method moves the weights
+trained without horizontal flips (with ``augment_flip`` the mirrored pixels were seen too, so the default
+``view="auto"`` mirrors only for a known recipe without flips); and the method moves the weights
 little, so it is judged by the same probes as every other approximate method (relearning, input
 perturbation, ablation), which the batch job runs on every candidate.
 """
@@ -44,11 +44,12 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
+from deletion_sdk.training.config import TrainConfig
 from deletion_sdk.unlearning._run import UnlearningRun
 from deletion_sdk.unlearning.base import Unlearner, UnlearnerParams
 from deletion_sdk.unlearning.registry import register_unlearner
 
-__all__ = ["MarginShiftDistill", "late_parameters"]
+__all__ = ["MarginShiftDistill", "late_parameters", "mirror_view"]
 
 _WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 
@@ -65,6 +66,13 @@ def late_parameters(model: nn.Module, frozen_layers: int) -> list[nn.Parameter]:
         return [p for p in model.parameters() if p.requires_grad]
     first = weight_positions[min(frozen_layers, len(weight_positions) - 1)]
     return [p for m in leaves[first:] for p in m.parameters(recurse=False) if p.requires_grad]
+
+
+def mirror_view(view: str, train_config: TrainConfig | None) -> bool:
+    """Whether forget targets come from mirror images: ``auto`` mirrors only for a known, flip-free recipe."""
+    if view == "auto":
+        return train_config is not None and not train_config.augment_flip
+    return view == "flip"
 
 
 def margin(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -107,11 +115,12 @@ class MarginShiftDistill(Unlearner["MarginShiftDistill.Params"]):
         frozen_layers: int = Field(
             default=2, ge=0, description="leading conv/linear layers (with their norms) left unchanged"
         )
-        view: Literal["flip", "none"] = Field(
-            default="flip",
+        view: Literal["auto", "flip", "none"] = Field(
+            default="auto",
             description=(
                 "forget targets from the original on this view of the image: 'flip' (mirrored, a view a "
-                "model trained without flips never memorised) or 'none' (the image itself)"
+                "model trained without flips never memorised), 'none' (the image itself), or 'auto' "
+                "(flip when the training recipe is known and did not flip images, none otherwise)"
             ),
         )
         margin_weight: float = Field(
@@ -122,6 +131,7 @@ class MarginShiftDistill(Unlearner["MarginShiftDistill.Params"]):
 
     def _run(self, run: UnlearningRun[MarginShiftDistill.Params]) -> None:
         p = run.params
+        mirror = mirror_view(p.view, run.context.train_config)
         teacher = run.teacher()
         run.model.train()
         opt = run.optimizer(p.lr_scale, params=late_parameters(run.model, p.frozen_layers))
@@ -135,7 +145,7 @@ class MarginShiftDistill(Unlearner["MarginShiftDistill.Params"]):
             x = torch.cat([fb.x, rb.x])
             with torch.no_grad():
                 target = run.forward(x, model=teacher)
-                if p.view == "flip":
+                if mirror:
                     target[:n_forget] = run.forward(fb.x.flip(-1), model=teacher)
                 target[:n_forget] -= p.shift * F.one_hot(fb.y, target.shape[1]).to(target.dtype)
             logits = run.forward(x)

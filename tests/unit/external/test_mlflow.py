@@ -38,7 +38,8 @@ def deployment(tmp_path: Path) -> Iterator[tuple[DeletionSDK, UTKFolder]]:
     base = (BUILTIN_POLICY_DIR / "gdpr-art17.yaml").read_text()
     (policies / "house.yaml").write_text(base.replace("id: gdpr-art17", "id: house"))
     escalate = base.replace("id: gdpr-art17", "id: escalate")
-    escalate = escalate.replace("methods: [neggrad_plus, bad_teacher, retrain]", ESCALATE[0])
+    methods = "methods: [margin_shift_distill, neggrad_plus, bad_teacher, retrain]"
+    escalate = escalate.replace(methods, ESCALATE[0])
     escalate = escalate.replace("max_attack_auc: 0.62", ESCALATE[1], 1)
     (policies / "escalate.yaml").write_text(escalate)
     utk = write_utkface(tmp_path / "utkface", n_subjects=12, per_subject=3)

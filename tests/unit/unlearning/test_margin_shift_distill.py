@@ -7,10 +7,11 @@ import dataclasses
 import numpy as np
 import torch
 
+from deletion_sdk.training import TrainConfig
 from deletion_sdk.training.architectures import build_model
 from deletion_sdk.training.inference import predict_logits
 from deletion_sdk.unlearning import run_unlearner
-from deletion_sdk.unlearning.methods.margin_shift_distill import late_parameters
+from deletion_sdk.unlearning.methods.margin_shift_distill import late_parameters, mirror_view
 from deletion_sdk.verification.signals import logit_scaled_confidence
 
 from .conftest import TinyTask
@@ -93,3 +94,10 @@ def test_the_flip_view_takes_the_forget_targets_from_mirrored_images(tiny_task: 
     # (measured with one thread: median distance 8.78 -> 0.53 nats).
     assert float(np.median(np.abs(after - mirrored))) < 0.25 * float(np.median(np.abs(before - mirrored)))
     assert float(np.median(before - after)) > 1.0
+
+
+def test_auto_mirrors_only_for_a_known_recipe_without_flips() -> None:
+    assert mirror_view("auto", TrainConfig()) is True
+    assert mirror_view("auto", TrainConfig(augment_flip=True)) is False  # mirror images were trained on
+    assert mirror_view("auto", None) is False  # an imported model without a recipe: unknown, so no
+    assert mirror_view("flip", None) is True and mirror_view("none", TrainConfig()) is False
