@@ -64,12 +64,11 @@ def register(app: typer.Typer) -> None:
         from deletion_sdk.erasure.crypto_ingest import ingest_dataset
 
         with open_sdk(ctx) as sdk:
-            key = sdk.settings.master_key
             result = ingest_dataset(
                 sdk.ledger,
                 sdk.layout,
                 dataset=dataset,
-                master_key=None if key is None else key.get_secret_value(),
+                master_key=sdk.context.master_key,
                 delete_source=delete_source,
             )
 
@@ -107,10 +106,7 @@ def register(app: typer.Typer) -> None:
             except (OSError, UnicodeDecodeError) as e:
                 raise ConfigurationError(f"cannot read the new master key from {new_key_file}: {e}") from e
         with open_sdk(ctx) as sdk:
-            key = sdk.settings.master_key
-            result = rotate_master_key(
-                sdk.ledger, sdk.layout, current=None if key is None else key.get_secret_value(), new=new
-            )
+            result = rotate_master_key(sdk.ledger, sdk.layout, current=sdk.context.master_key, new=new)
 
         def human() -> None:
             where = result.key_file or "DELETION_SDK_MASTER_KEY: store the new key there now"

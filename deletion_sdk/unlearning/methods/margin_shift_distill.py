@@ -144,9 +144,8 @@ class MarginShiftDistill(Unlearner["MarginShiftDistill.Params"]):
             n_forget = len(fb.y)
             x = torch.cat([fb.x, rb.x])
             with torch.no_grad():
-                target = run.forward(x, model=teacher)
-                if mirror:
-                    target[:n_forget] = run.forward(fb.x.flip(-1), model=teacher)
+                shown = torch.cat([fb.x.flip(-1), rb.x]) if mirror else x
+                target = run.forward(shown, model=teacher)
                 target[:n_forget] -= p.shift * F.one_hot(fb.y, target.shape[1]).to(target.dtype)
             logits = run.forward(x)
             log_p = F.log_softmax(logits, dim=1)

@@ -23,6 +23,25 @@ def _margins(model: torch.nn.Module, task: TinyTask) -> tuple[np.ndarray, np.nda
     return forget, retain
 
 
+def _unlearn_one_thread(task: TinyTask, params: dict[str, object]) -> torch.nn.Module:
+    """``margin_shift_distill`` on the task with one torch thread (CPU results depend on the thread count;
+    earlier tests may have changed it), restoring the count afterwards."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = run_unlearner(
+            "margin_shift_distill",
+            task.model,
+            forget=task.forget,
+            retain=task.retain,
+            context=task.context(),
+            params=params,
+        )
+    finally:
+        torch.set_num_threads(threads)
+    return result.model
+
+
 def test_late_parameters_skip_the_leading_layers_and_their_norms() -> None:
     model = build_model("tiny_cnn", image_size=16)
     chosen = {id(p) for p in late_parameters(model, 2)}
@@ -40,21 +59,11 @@ def test_lowers_the_forget_margin_more_than_the_retain_margin(
 ) -> None:
     before_f, before_r = _margins(tiny_task.model, tiny_task)
     shift = 3.0
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # CPU results depend on the thread count; earlier tests may have changed it
-    try:
-        result = run_unlearner(
-            "margin_shift_distill",
-            tiny_task.model,
-            forget=tiny_task.forget,
-            retain=tiny_task.retain,
-            context=tiny_task.context(),
-            # The KL shift alone, on the images themselves (the mirror view has its own test below).
-            params={"shift": shift, "retain_weight": 4.0, "view": "none", "margin_weight": 0.0},
-        )
-    finally:
-        torch.set_num_threads(threads)
-    after_f, after_r = _margins(result.model, tiny_task)
+    # The KL shift alone, on the images themselves (the mirror view has its own test below).
+    unlearned = _unlearn_one_thread(
+        tiny_task, {"shift": shift, "retain_weight": 4.0, "view": "none", "margin_weight": 0.0}
+    )
+    after_f, after_r = _margins(unlearned, tiny_task)
     drop_forget = float(np.median(before_f - after_f))
     drop_retain = float(np.median(before_r - after_r))
     # This task's model is memorised to margins of about 9 nats on every row, and the retain rows'
@@ -64,7 +73,7 @@ def test_lowers_the_forget_margin_more_than_the_retain_margin(
     assert drop_forget > drop_retain + 0.5, (drop_forget, drop_retain)
     # Only the late layers moved: the first two conv blocks are bit-identical to the original's.
     original = tiny_task.model.state_dict()
-    for key, value in result.model.state_dict().items():
+    for key, value in unlearned.state_dict().items():
         if key.startswith(("features.0.", "features.1.")) and "running" not in key and "batches" not in key:
             assert torch.equal(value, original[key]), key
 
@@ -76,20 +85,10 @@ def test_the_flip_view_takes_the_forget_targets_from_mirrored_images(tiny_task: 
     mirrored = logit_scaled_confidence(predict_logits(task.model, mirrored_set), task.forget.labels)
     # Random images with random labels, memorised: their mirror images are new to the model.
     assert float(np.median(before - mirrored)) > 3.0
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = run_unlearner(
-            "margin_shift_distill",
-            task.model,
-            forget=task.forget,
-            retain=task.retain,
-            context=task.context(),
-            params={"view": "flip", "shift": 0.0, "margin_weight": 1.0, "retain_weight": 4.0},
-        )
-    finally:
-        torch.set_num_threads(threads)
-    after, _ = _margins(result.model, task)
+    unlearned = _unlearn_one_thread(
+        task, {"view": "flip", "shift": 0.0, "margin_weight": 1.0, "retain_weight": 4.0}
+    )
+    after, _ = _margins(unlearned, task)
     # No shift: the only pull on the forget rows is towards the original's answer on their mirror images
     # (measured with one thread: median distance 8.78 -> 0.53 nats).
     assert float(np.median(np.abs(after - mirrored))) < 0.25 * float(np.median(np.abs(before - mirrored)))
