@@ -23,18 +23,15 @@ master key is reported as such instead of as corrupted data.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import stat
 from pathlib import Path
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from deletion_sdk._keyfile import KEY_BYTES, SecretKeyFile
 from deletion_sdk.attest.jcs import canonical_json
 from deletion_sdk.errors import ConfigurationError, IntegrityError
-from deletion_sdk.logging import get_logger
 
 __all__ = [
     "KEY_BYTES",
@@ -49,7 +46,6 @@ __all__ = [
     "wrap_data_key",
 ]
 
-KEY_BYTES = 32
 NONCE_BYTES = 12
 MAGIC = b"DSDKENC1"
 _WRAP_AD = b"deletion-sdk/data-key/v1\x00"
@@ -57,75 +53,19 @@ _EXAMPLE_DOMAIN = "deletion-sdk/example/v1"
 _FINGERPRINT_DOMAIN = b"deletion-sdk/master-key-fingerprint\x00"
 
 
-def _log() -> Any:
-    return get_logger(__name__)
-
-
-class MasterKey:
+class MasterKey(SecretKeyFile):
     """The deployment's key-encryption key. Its repr never shows the key."""
 
-    __slots__ = ("_key",)
-
-    def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-            got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
-            raise ConfigurationError(f"The master key must be {KEY_BYTES} bytes. Got {got} instead.")
-        self._key = key
-
-    def __repr__(self) -> str:
-        return f"MasterKey(fingerprint={self.fingerprint})"
-
-    @property
-    def fingerprint(self) -> str:
-        """First 16 hex digits of a domain-separated SHA-256 of the key: names it without revealing it."""
-        return hashlib.sha256(_FINGERPRINT_DOMAIN + self._key).hexdigest()[:16]
+    __slots__ = ()
+    what = "master key"
+    fingerprint_domain = _FINGERPRINT_DOMAIN
+    event = "master_key"
+    missing_hint = "restore it from where you keep it, or set DELETION_SDK_MASTER_KEY"
 
     @property
     def aead(self) -> AESGCM:
         """AES-256-GCM under this key (for wrapping data keys only)."""
         return AESGCM(self._key)
-
-    @classmethod
-    def generate(cls) -> MasterKey:
-        """A fresh random key."""
-        return cls(secrets.token_bytes(KEY_BYTES))
-
-    @classmethod
-    def from_hex(cls, text: str) -> MasterKey:
-        """Parse a hex key (surrounding whitespace ignored).
-
-        Raises:
-            ConfigurationError: not 64 hex digits.
-        """
-        cleaned = text.strip()
-        try:
-            raw = bytes.fromhex(cleaned)
-        except ValueError as e:
-            raise ConfigurationError(
-                f"The master key must be {2 * KEY_BYTES} hex digits. Got {len(cleaned)} characters that are "
-                "not all hex instead."
-            ) from e
-        return cls(raw)
-
-    @classmethod
-    def load(cls, path: Path) -> MasterKey:
-        """Read a master key file, warning when other users may read it.
-
-        Raises:
-            ConfigurationError: the file is missing or malformed.
-        """
-        try:
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError as e:
-            raise ConfigurationError(
-                f"no master key at {path}; restore it from where you keep it, or set DELETION_SDK_MASTER_KEY"
-            ) from e
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigurationError(f"cannot read the master key at {path}: {e}") from e
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if os.name == "posix" and mode & 0o077:
-            _log().warning("master_key.permissive_mode", path=str(path), mode=oct(mode), expected="0o600")
-        return cls.from_hex(text)
 
     @classmethod
     def create(cls, path: Path) -> MasterKey:
@@ -136,7 +76,7 @@ class MasterKey:
         """
         key = cls.generate()
         key.write(path)
-        _log().info("master_key.created", path=str(path), fingerprint=key.fingerprint)
+        cls._log().info("master_key.created", path=str(path), fingerprint=key.fingerprint)
         return key
 
     def write(self, path: Path) -> None:
@@ -145,15 +85,10 @@ class MasterKey:
         Raises:
             ConfigurationError: a file exists there already.
         """
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            self.write_new(path)
         except FileExistsError as e:
             raise ConfigurationError(f"a master key already exists at {path}; not overwritten") from e
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(self._key.hex() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
 
 
 def new_data_key() -> bytes:

@@ -14,96 +14,33 @@ unmatchable; leaking it allows confirming guesses of who is in the ledger, so tr
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import os
 import re
-import secrets
-import stat
 import unicodedata
 from pathlib import Path
-from typing import Any
 
-from deletion_sdk.errors import ConfigurationError, InputError
-from deletion_sdk.logging import get_logger
+from deletion_sdk._keyfile import SecretKeyFile
+from deletion_sdk.errors import InputError
 
 __all__ = ["SUBJECT_REF_PATTERN", "SubjectKey", "normalise_identifier", "subject_ref", "validate_subject_ref"]
 
-KEY_BYTES = 32
 SUBJECT_REF_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
-def _log() -> Any:
-    # Looked up per call: a logger bound at import time would ignore a later configure_logging().
-    return get_logger(__name__)
-
-
-class SubjectKey:
+class SubjectKey(SecretKeyFile):
     """The deployment's HMAC key for subject references. Its repr never shows the key."""
 
-    __slots__ = ("_key",)
-
-    def __init__(self, key: bytes) -> None:
-        if not isinstance(key, bytes) or len(key) != KEY_BYTES:
-            got = f"{len(key)} bytes" if isinstance(key, bytes) else type(key).__name__
-            raise ConfigurationError(f"The subject key must be {KEY_BYTES} bytes. Got {got} instead.")
-        self._key = key
-
-    def __repr__(self) -> str:
-        return f"SubjectKey(fingerprint={self.fingerprint})"
+    __slots__ = ()
+    what = "subject key"
+    fingerprint_domain = b"deletion-sdk/subject-key-fingerprint\x00"
+    event = "subject_key"
+    missing_hint = "run `deletion-sdk init` or set DELETION_SDK_SUBJECT_KEY"
 
     @property
     def secret(self) -> bytes:
         """The raw key bytes (for HMAC computations only)."""
         return self._key
-
-    @property
-    def fingerprint(self) -> str:
-        """First 16 hex digits of SHA-256 of the key: names the key without revealing it."""
-        return hashlib.sha256(b"deletion-sdk/subject-key-fingerprint\x00" + self._key).hexdigest()[:16]
-
-    @classmethod
-    def generate(cls) -> SubjectKey:
-        """A fresh random key."""
-        return cls(secrets.token_bytes(KEY_BYTES))
-
-    @classmethod
-    def from_hex(cls, text: str) -> SubjectKey:
-        """Parse a hex key (surrounding whitespace ignored).
-
-        Raises:
-            ConfigurationError: not 64 hex digits.
-        """
-        cleaned = text.strip()
-        try:
-            raw = bytes.fromhex(cleaned)
-        except ValueError as e:
-            raise ConfigurationError(
-                f"The subject key must be {2 * KEY_BYTES} hex digits. Got {len(cleaned)} characters that are "
-                "not all hex instead."
-            ) from e
-        return cls(raw)
-
-    @classmethod
-    def load(cls, path: Path) -> SubjectKey:
-        """Read a key file, warning when other users may read it.
-
-        Raises:
-            ConfigurationError: the file is missing or malformed.
-        """
-        try:
-            text = path.read_text(encoding="ascii")
-        except FileNotFoundError as e:
-            raise ConfigurationError(
-                f"no subject key at {path}; run `deletion-sdk init` or set DELETION_SDK_SUBJECT_KEY"
-            ) from e
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigurationError(f"cannot read the subject key at {path}: {e}") from e
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if os.name == "posix" and mode & 0o077:
-            _log().warning("subject_key.permissive_mode", path=str(path), mode=oct(mode), expected="0o600")
-        return cls.from_hex(text)
 
     @classmethod
     def load_or_create(cls, path: Path) -> tuple[SubjectKey, bool]:
@@ -115,16 +52,11 @@ class SubjectKey:
         if path.exists():
             return cls.load(path), False
         key = cls.generate()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            key.write_new(path)
         except FileExistsError:  # another process created it first: use theirs
             return cls.load(path), False
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(key.secret.hex() + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        _log().info("subject_key.created", path=str(path), fingerprint=key.fingerprint)
+        cls._log().info("subject_key.created", path=str(path), fingerprint=key.fingerprint)
         return key, True
 
 
