@@ -1,6 +1,7 @@
 """Which view of a forget example best predicts what retrained models say about it (margin_shift_distill).
 
     python benchmarks/view_correlation.py --home DIR --json
+    python benchmarks/view_correlation.py --home DIR --oracle --json   # + N retrains: the oracle at N
 
 Forgetting quality F compares each forget example's logit-scaled confidence under unlearned models with
 the same under models retrained without the forget set. An unlearner that sets each forget example's
@@ -12,7 +13,12 @@ them; they are trained here if missing, which takes a qualification's training t
 - for each view (the image itself, its mirror image, 1-pixel shifts, blur, noise, ...) the correlation of
   the per-example mean confidence over the originals with the mean over the retrains;
 - F (at N and at N/2, as qualification reports them) of the view's confidences under each original minus
-  their mean gap to the retrains: the score a method would get if it reached that target exactly.
+  their mean gap to the retrains: the score a method would get if it reached that target exactly;
+- the *perfect-mean* bound: F of each example's mean retrained confidence plus the originals'
+  model-to-model deviations on the mirror view: what a method scores that knew every forget example's
+  retrained mean exactly and kept the originals' variation between seeds;
+- with ``--oracle``, N more retrains (seeds N to 2N - 1) and the oracle at N: F of those N retrains
+  against the first N, the ceiling of F at N itself (qualification can only report it at N/2).
 
 The data, forget set and models are qualification's defaults (``--models``, default 8), so the figures
 match ``benchmarks/qualification.py --models 8`` with the same ``--home``.
@@ -83,6 +89,7 @@ def main() -> None:
     parser.add_argument("--home", type=Path, required=True, help="a qualification run's --home")
     parser.add_argument("--models", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--oracle", action="store_true", help="train N more retrains; report the oracle at N")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     configure_logging(level="WARNING")
@@ -90,14 +97,15 @@ def main() -> None:
     data = default_age_predictor_data(args.seed)
     forget = select_forget_set(data.train, fraction=0.02, seed=args.seed)
     retain = data.train.exclude(forget.example_ids)
-    configs = [TrainConfig().model_copy(update={"seed": i}) for i in range(args.models)]
+    n_retrains = 2 * args.models if args.oracle else args.models
+    configs = [TrainConfig().model_copy(update={"seed": i}) for i in range(n_retrains)]
     store = ResultStore(HomeLayout(args.home).qualification / "models")
     train_ref, retain_ref = data_ref(data.train), data_ref(retain)
     with create_executor("local") as runner:
         runs = runner.run(
             [
                 train_task(data.train, c, device=device, label=f"original-{i:03d}", ref=train_ref)
-                for i, c in enumerate(configs)
+                for i, c in enumerate(configs[: args.models])
             ]
             + [
                 train_task(retain, c, device=device, label=f"retrain-{i:03d}", ref=retain_ref)
@@ -106,7 +114,7 @@ def main() -> None:
             store=store,
         )
     models = [store.load_model(r, device=device).eval() for r in runs]
-    originals, retrained = models[: args.models], models[args.models :]
+    originals, retrained = models[: args.models], models[args.models : 2 * args.models]
     target = _confidences(retrained, forget, VIEWS["image"])
     half = args.models // 2
     rows: list[dict[str, Any]] = []
@@ -124,18 +132,31 @@ def main() -> None:
                 "F_bound_at_half": forgetting_quality(shifted[:half], target[:half], device=device).score,
             }
         )
-    result = {
+    mirror = _confidences(originals, forget, VIEWS["mirror"])
+    perfect = target.mean(0) + mirror - mirror.mean(0)
+    result: dict[str, Any] = {
         "n_models": args.models,
         "n_forget": len(forget),
         "retrained_spread_across_models": float(target.std(0).mean()),
         "oracle_at_half": forgetting_quality(target[half : 2 * half], target[:half], device=device).score,
+        "perfect_mean_bound": forgetting_quality(perfect, target, device=device).score,
+        "perfect_mean_bound_at_half": forgetting_quality(perfect[:half], target[:half], device=device).score,
         "views": rows,
     }
+    if args.oracle:
+        second = _confidences(models[2 * args.models :], forget, VIEWS["image"])
+        result["oracle"] = forgetting_quality(second, target, device=device).score
     if args.json:
         print(json.dumps(result, indent=2))
         return
     spread = result["retrained_spread_across_models"]
     print(f"oracle F at N/2: {result['oracle_at_half']:.3f}; retrained spread {spread:.3f}")
+    if "oracle" in result:
+        print(f"oracle F at N: {result['oracle']:.3f}")
+    print(
+        f"perfect-mean bound: F {result['perfect_mean_bound']:.3f} "
+        f"(N/2 {result['perfect_mean_bound_at_half']:.3f})"
+    )
     for r in rows:
         print(
             f"{r['view']:20} corr {r['correlation']:.3f}  gap {r['mean_gap_to_retrained']:+.2f}  "
