@@ -23,10 +23,12 @@ ledger stays the record of truth, and MLflow a mirror that can be rebuilt from i
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -37,6 +39,9 @@ from deletion_sdk.ledger import registry, retirement
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.ledger.records import ModelVersionRecord
 from deletion_sdk.logging import get_logger
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 if TYPE_CHECKING:
     from deletion_sdk.settings import Settings
@@ -142,7 +147,19 @@ def _weights_files(record: ModelVersionRecord, layout: HomeLayout) -> dict[str, 
     return {"model": weights, **({"model_meta": meta} if meta.is_file() else {})}
 
 
-def _publish_deployed(
+def _stdout_to_stderr(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with MLflow's own prints (run links …) sent to stderr: stdout stays the CLI's JSON."""
+
+    @functools.wraps(fn)
+    def quiet(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with contextlib.redirect_stdout(sys.stderr):
+            return fn(*args, **kwargs)
+
+    return quiet
+
+
+@_stdout_to_stderr
+def publish_deployed(
     ledger: Ledger,
     layout: HomeLayout,
     *,
@@ -155,6 +172,7 @@ def _publish_deployed(
 
     Raises:
         NotFoundError: no version of ``model`` is deployed.
+        InputError: a bad alias.
         ConfigurationError: MLflow is not installed.
     """
     _check_alias(alias)
@@ -192,7 +210,8 @@ def _check_alias(alias: str) -> None:
         raise InputError(f"The 'alias' parameter must be an MLflow alias (a name). Got {alias!r} instead.")
 
 
-def _publish_job(
+@_stdout_to_stderr
+def publish_job(
     ledger: Ledger,
     layout: HomeLayout,
     *,
@@ -207,9 +226,9 @@ def _publish_job(
         ledger: the ledger.
         layout: the home layout (job artifacts, default tracking store).
         job_id: a completed or failed batch job.
-        tracking_uri: MLflow tracking/registry URI (default :func:`default_tracking_uri`).
+        tracking_uri: MLflow tracking/registry URI or server URL (default :func:`default_tracking_uri`).
         registered_model: the MLflow registered model (default: the SDK model's name).
-        alias: the serving alias, moved only when the decision passed.
+        alias: the serving alias, moved only to a certified version.
 
     Raises:
         InputError: the job is still running, or a bad alias.
@@ -309,6 +328,18 @@ def _publish_job(
     )
 
 
+def _logged_failure(
+    publish: Callable[[], MlflowPublication], *, retry: str, **what: str
+) -> MlflowPublication | None:
+    try:
+        return publish()
+    except Exception as e:
+        get_logger("deletion_sdk.external").warning(
+            "mlflow.publish_failed", **what, error=f"{type(e).__name__}: {e}", retry=retry
+        )
+        return None
+
+
 def publish_after_job(
     ledger: Ledger, layout: HomeLayout, settings: Settings, *, job_id: str
 ) -> MlflowPublication | None:
@@ -317,18 +348,13 @@ def publish_after_job(
     The ledger is the record of truth and the job has finished: a failure to reach MLflow is logged as a
     warning (``mlflow.publish_failed``, with the command that retries it) and never fails the job.
     """
-    try:
-        return publish_job(
+    return _logged_failure(
+        lambda: publish_job(
             ledger, layout, job_id=job_id, tracking_uri=settings.mlflow_uri, alias=settings.mlflow_alias
-        )
-    except Exception as e:
-        get_logger("deletion_sdk.external").warning(
-            "mlflow.publish_failed",
-            job_id=job_id,
-            error=f"{type(e).__name__}: {e}",
-            retry=f"deletion-sdk registry publish {job_id}",
-        )
-        return None
+        ),
+        job_id=job_id,
+        retry=f"deletion-sdk registry publish {job_id}",
+    )
 
 
 def publish_deployed_after(
@@ -336,84 +362,10 @@ def publish_deployed_after(
 ) -> MlflowPublication | None:
     """:func:`publish_deployed` with the deployment's settings, after a version was deployed; like
     :func:`publish_after_job`, a failure to reach MLflow is a logged warning, never an error."""
-    try:
-        return publish_deployed(
+    return _logged_failure(
+        lambda: publish_deployed(
             ledger, layout, model=model, tracking_uri=settings.mlflow_uri, alias=settings.mlflow_alias
-        )
-    except Exception as e:
-        get_logger("deletion_sdk.external").warning(
-            "mlflow.publish_failed",
-            model=model,
-            error=f"{type(e).__name__}: {e}",
-            retry=f"deletion-sdk registry publish-deployed {model}",
-        )
-        return None
-
-
-def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run ``fn`` with MLflow's own prints (run links …) sent to stderr: stdout stays the CLI's JSON."""
-    with contextlib.redirect_stdout(sys.stderr):
-        return fn(*args, **kwargs)
-
-
-def publish_deployed(
-    ledger: Ledger,
-    layout: HomeLayout,
-    *,
-    model: str,
-    tracking_uri: str | None = None,
-    registered_model: str | None = None,
-    alias: str = "production",
-) -> MlflowPublication:
-    """Register the SDK model's deployed version in MLflow and point the serving alias at it.
-
-    Raises:
-        NotFoundError: no version of ``model`` is deployed.
-        InputError: a bad alias.
-        ConfigurationError: MLflow is not installed.
-    """
-    out: MlflowPublication = _quiet(
-        _publish_deployed,
-        ledger,
-        layout,
+        ),
         model=model,
-        tracking_uri=tracking_uri,
-        registered_model=registered_model,
-        alias=alias,
+        retry=f"deletion-sdk registry publish-deployed {model}",
     )
-    return out
-
-
-def publish_job(
-    ledger: Ledger,
-    layout: HomeLayout,
-    *,
-    job_id: str,
-    tracking_uri: str | None = None,
-    registered_model: str | None = None,
-    alias: str = "production",
-) -> MlflowPublication:
-    """Mirror a finished batch job into the MLflow model registry (see the module docstring).
-
-    Args:
-        ledger: the ledger.
-        layout: the home layout (job artifacts, default tracking store).
-        job_id: a completed or failed batch job.
-        tracking_uri: MLflow tracking/registry URI or server URL (default :func:`default_tracking_uri`).
-        registered_model: the MLflow registered model (default: the SDK model's name).
-        alias: the serving alias, moved only to a certified version.
-
-    Raises:
-        InputError: the job is still running, or a bad alias.
-        ConfigurationError: MLflow is not installed.
-    """
-    out: MlflowPublication = _quiet(
-        _publish_job,
-        ledger,
-        layout,
-        job_id=job_id,
-        tracking_uri=tracking_uri,
-        registered_model=registered_model,
-        alias=alias,
-    )
-    return out
