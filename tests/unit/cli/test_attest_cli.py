@@ -36,20 +36,9 @@ from deletion_sdk.cli.app import main
 from deletion_sdk.errors import AuditLogError
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.merkle import verify_inclusion
+from tests.cli_run import run_cli as run
 
 SUBJECT_REF = "e" * 64
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    else:  # pragma: no cover - main always exits
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _sha(label: str) -> str:

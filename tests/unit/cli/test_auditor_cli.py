@@ -28,23 +28,11 @@ from deletion_sdk.attest import (
 )
 from deletion_sdk.attest.verify import CERTIFICATE_EVENT, predicate_digest
 from deletion_sdk.audit.deployment import deployment_audit_log
-from deletion_sdk.cli.app import main
 from deletion_sdk.ledger.db import Ledger
 from deletion_sdk.settings import Settings
+from tests.cli_run import run_cli as run
 
 SUBJECT_REF = "c" * 64
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(list(args))
-    except SystemExit as e:
-        code = int(e.code or 0)
-    else:  # pragma: no cover - main always exits
-        code = 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
-from deletion_sdk.cli.app import main
+from tests.cli_run import run_in_home as run
 from tests.unit.cli._errors import json_error
 
 SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "data" / "sample_dataset"
@@ -20,14 +20,6 @@ SAMPLE = Path(__file__).resolve().parents[3] / "examples" / "data" / "sample_dat
 def _reset_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def snapshot(home: Path) -> dict[str, list[Any]]:

@@ -11,16 +11,8 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
-from deletion_sdk.cli.app import main
+from tests.cli_run import run_in_home as run
 from tests.unit.cli._errors import json_error
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    """The console script's main in-process: (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    return (info.value.code if isinstance(info.value.code, int) else 1), out, err
 
 
 def snapshot(home: Path) -> dict[str, list[str]]:

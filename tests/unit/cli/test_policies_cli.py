@@ -9,21 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from deletion_sdk.cli.app import main
 from deletion_sdk.policy import load_policy
 from deletion_sdk.policy.loader import BUILTIN_POLICY_DIR
+from tests.cli_run import run_cli as run
 from tests.unit.cli._errors import json_error
 
 BUILTINS = ["ccpa", "gdpr-art17", "strict"]
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def _house(directory: Path, *, name: str = "house", edit: tuple[str, str] | None = None) -> Path:

@@ -14,21 +14,12 @@ from typing import Any
 
 import pytest
 
-from deletion_sdk.cli.app import main
 from deletion_sdk.training import TrainConfig
 from deletion_sdk.verification.qualification import load_qualification
+from tests.cli_run import run_cli as run
 from tests.unit.cli._errors import json_error
 
 CONFIG = TrainConfig(arch="tiny_cnn", image_size=16, epochs=1, batch_size=256)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as info:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

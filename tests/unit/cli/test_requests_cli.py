@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 import structlog
 
-from deletion_sdk.cli.app import main
+from tests.cli_run import run_in_home as run
 from tests.unit.cli._errors import json_error
 
 
@@ -20,15 +20,6 @@ from tests.unit.cli._errors import json_error
 def _reset_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()  # the CLI configures structlog on the (captured) stderr of this test
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process (the console script's main), returning (exit code, stdout, stderr)."""
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def snapshot(home: Path) -> dict[str, list[Any]]:

@@ -9,23 +9,15 @@ from pathlib import Path
 import pytest
 import structlog
 
-from deletion_sdk.cli.app import main
 from deletion_sdk.data import SynthFacesConfig, generate_faces, write_faces
 from deletion_sdk.erasure.crypto_keys import MAGIC, MasterKey
+from tests.cli_run import run_in_home as run
 
 
 @pytest.fixture(autouse=True)
 def _reset_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from deletion_sdk.cli.app import main
+from tests.cli_run import run_in_home as run
 
 from .conftest import UTKFolder
 
@@ -18,14 +18,6 @@ from .conftest import UTKFolder
 def _reset_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def test_import_utkface_and_bad_input(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import structlog
 
-from deletion_sdk.cli.app import main
+from tests.cli_run import run_in_home as run
 from tests.unit.service.receiver import Receiver, running_receiver
 
 
@@ -17,14 +17,6 @@ from tests.unit.service.receiver import Receiver, running_receiver
 def _reset_logging() -> Iterator[None]:
     yield
     structlog.reset_defaults()
-
-
-def run(capsys: pytest.CaptureFixture[str], home: Path, *args: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(["--home", str(home), *args])
-    out, err = capsys.readouterr()
-    code = info.value.code
-    return (code if isinstance(code, int) else 1), out, err
 
 
 def test_tokens_create_list_revoke(capsys: pytest.CaptureFixture[str], home: Path) -> None:
