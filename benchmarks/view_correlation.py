@@ -118,8 +118,9 @@ def main() -> None:
     target = _confidences(retrained, forget, VIEWS["image"])
     half = args.models // 2
     rows: list[dict[str, Any]] = []
+    by_view: dict[str, np.ndarray] = {}
     for name, view in VIEWS.items():
-        conf = _confidences(originals, forget, view)
+        conf = by_view[name] = _confidences(originals, forget, view)
         gap = float((conf - target).mean())
         shifted = conf - gap
         rows.append(
@@ -132,7 +133,7 @@ def main() -> None:
                 "F_bound_at_half": forgetting_quality(shifted[:half], target[:half], device=device).score,
             }
         )
-    mirror = _confidences(originals, forget, VIEWS["mirror"])
+    mirror = by_view["mirror"]
     perfect = target.mean(0) + mirror - mirror.mean(0)
     result: dict[str, Any] = {
         "n_models": args.models,
